@@ -1,0 +1,39 @@
+# ketaclinic — every target works on a fresh clone: it creates .venv and installs first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test check lint typecheck bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+## make run: migrate the SQLite database, load the demo clinic, serve on http://127.0.0.1:8000
+run: $(STAMP)
+	$(BIN)/ketaclinic demo
+
+## make test: the whole suite (lint, types, architecture, then pytest)
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest
+
+## make check: what CI runs
+check: test
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## make bench: performance against the peers of DESIGN.md §5, written to docs/benchmarks.md
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

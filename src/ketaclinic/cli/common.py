@@ -1,0 +1,84 @@
+"""What every ``ketaclinic`` subcommand shares: output as text or ``--json``, and the one place
+where the exception tree becomes an exit code and a single line on stderr (DESIGN.md §4.2)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from ketaclinic.domain.errors import (
+    InvalidInput,
+    KetaclinicError,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXIT_ERROR = 1
+EXIT_BAD_INPUT = 2
+
+JSON_OPTION = typer.Option(False, "--json", help="Print a machine-readable JSON result.")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def exit_code_for(error: KetaclinicError) -> int:
+    """Bad input, unknown things and refusals exit 2; anything else deliberate exits 1."""
+    if isinstance(error, InvalidInput | NotFound | PermissionDenied | NotAuthenticated):
+        return EXIT_BAD_INPUT
+    return EXIT_ERROR if type(error) is KetaclinicError else EXIT_BAD_INPUT
+
+
+def fail(error: KetaclinicError) -> NoReturn:
+    """Print one clear line on stderr and exit with the error's code."""
+    line = " ".join(error.message.split())  # one line, whatever the message held
+    sys.stderr.write(f"error: {line}\n")
+    sys.stderr.flush()
+    raise typer.Exit(exit_code_for(error))
+
+
+def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a command so a :class:`KetaclinicError` becomes :func:`fail`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except KetaclinicError as error:
+            fail(error)
+
+    return wrapper
+
+
+def emit(result: Mapping[str, Any], *, as_json: bool, human: Callable[[Console], None]) -> None:
+    """Print ``result`` as JSON on stdout, or call ``human`` to render it for a person."""
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
+    else:
+        human(console)
+
+
+def parse_number_list(field: str, text: str, *, integers: bool = True) -> list[float]:
+    """Parse ``"1,2,3"`` (spaces allowed) for options such as ``--answers``.
+
+    Raises :class:`InvalidInput` naming ``field``, the position and the offending text.
+    """
+    items = [part.strip() for part in text.split(",")]
+    values: list[float] = []
+    for position, item in enumerate(items, start=1):
+        try:
+            values.append(int(item) if integers else float(item))
+        except ValueError:
+            kind = "a whole number" if integers else "a number"
+            raise InvalidInput.for_field(f"{field}[{position}]", item, kind) from None
+    return values

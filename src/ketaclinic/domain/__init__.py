@@ -1,0 +1,1 @@
+"""Clinical rules and entities. Standard library only (STYLE.md §1)."""

@@ -1,0 +1,1 @@
+"""Pharmacokinetic models and exact simulation of ketamine. NumPy/SciPy only."""
