@@ -36,3 +36,204 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 red=True,
             )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# --- databases -----------------------------------------------------------------------------
+# Every storage test runs on SQLite and on PostgreSQL. Each test gets a fresh database copied
+# from a template migrated once per session: a file copy on SQLite, CREATE DATABASE … TEMPLATE
+# on PostgreSQL.
+
+import shutil  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import sqlalchemy as sa  # noqa: E402
+
+PG_ENV = "KETACLINIC_TEST_POSTGRES_URL"
+
+
+def _pg_admin_url() -> str | None:
+    url = os.environ.get(PG_ENV, "")
+    if not url:
+        return None
+    from ketaclinic.adapters.db.engine import normalise_url
+
+    return normalise_url(url)
+
+
+def _with_database(url: str, name: str) -> str:
+    return sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ketaclinic.adapters.db import migrate
+    from ketaclinic.adapters.db.engine import make_engine
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()  # closing the last connection checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    admin = _pg_admin_url()
+    if admin is None:
+        pytest.skip(f"PostgreSQL tests need {PG_ENV}")
+    from ketaclinic.adapters.db import migrate
+    from ketaclinic.adapters.db.engine import make_engine
+
+    name = f"ketaclinic_tpl_{uuid.uuid4().hex[:10]}"
+    admin_engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine = make_engine(_with_database(admin, name))
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield name
+    with admin_engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin_engine.dispose()
+
+
+@pytest.fixture
+def fresh_pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """An empty, un-migrated PostgreSQL database for this test."""
+    admin = _pg_admin_url()
+    if admin is None:
+        pytest.skip(f"PostgreSQL tests need {PG_ENV}")
+    name = f"ketaclinic_t_{uuid.uuid4().hex[:12]}"
+    admin_engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield _with_database(admin, name)
+    with admin_engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin_engine.dispose()
+
+
+@pytest.fixture
+def provision_db(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
+    """A function that makes a migrated, empty database of a kind ("sqlite" or "postgres") for
+    this test and drops it afterwards."""
+
+    def make(kind: str) -> str:
+        if kind == "sqlite":
+            template: Path = request.getfixturevalue("sqlite_template")
+            target = tmp_path / f"test-{uuid.uuid4().hex[:6]}.sqlite3"
+            shutil.copyfile(template, target)
+            return f"sqlite:///{target}"
+        template_name: str = request.getfixturevalue("pg_template")
+        admin = _pg_admin_url()
+        assert admin is not None
+        name = f"ketaclinic_t_{uuid.uuid4().hex[:12]}"
+        admin_engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+        with admin_engine.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+
+        def drop() -> None:
+            with admin_engine.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin_engine.dispose()
+
+        request.addfinalizer(drop)
+        return _with_database(admin, name)
+
+    return make
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, provision_db: Callable[[str], str]) -> str:
+    """A migrated, empty database on each engine."""
+    return provision_db(request.param)
+
+
+TEST_SECRET = "test-secret-key-" + "x" * 40
+
+
+def make_settings(url: str, data_dir: Path) -> object:
+    from ketaclinic.config import Settings
+
+    return Settings(
+        database_url=url,
+        data_dir=data_dir,
+        secret_key=TEST_SECRET,
+        environment="test",
+        _env_file=None,
+    )
+
+
+@pytest.fixture
+def container(db_url: str, tmp_path: Path) -> Iterator[object]:
+    from ketaclinic.bootstrap import build
+
+    c = build(make_settings(db_url, tmp_path / "data"), fast_password_hashing=True)
+    yield c
+    c.dispose()
+
+
+@pytest.fixture
+def demo(container: object) -> object:
+    """The demo clinic loaded into this test's database."""
+    from ketaclinic.services import demo as demo_svc
+
+    with container.uow() as uow:
+        demo_svc.load(uow, container.clock, container.passwords)
+        uow.commit()
+    return container
+
+
+@pytest.fixture
+def client(demo: object) -> Iterator[object]:
+    from fastapi.testclient import TestClient
+
+    from ketaclinic.web.app import create_app
+    from ketaclinic.web.throttle import login_throttle
+
+    login_throttle.reset()
+    with TestClient(create_app(demo)) as test_client:
+        yield test_client
+
+
+DEMO_PASSWORD = "demo-clinic-2026"
+
+
+@pytest.fixture
+def token_for(client: object) -> Callable[[str], dict[str, str]]:
+    """Bearer headers for a demo user, e.g. ``token_for("nurse.mia")``."""
+
+    def get(username: str) -> dict[str, str]:
+        response = client.post(
+            "/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    return get
+
+
+@pytest.fixture
+def login_as(client: object) -> Callable[[str], None]:
+    """Sign a demo user in on the test client's cookie session."""
+    import re
+
+    def sign_in(username: str) -> None:
+        page = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        response = client.post(
+            "/login",
+            data={
+                "username": username,
+                "password": DEMO_PASSWORD,
+                "csrf_token": token.group(1),
+                "next": "/",
+            },
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, response.text
+
+    return sign_in

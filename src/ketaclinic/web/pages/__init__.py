@@ -1,0 +1,13 @@
+"""Server-rendered pages for staff (and, later, the public and patients)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ketaclinic.web.pages import admin, auth, home, patients
+
+router = APIRouter(include_in_schema=False)
+router.include_router(auth.router)
+router.include_router(home.router)
+router.include_router(patients.router)
+router.include_router(admin.router)

@@ -1,0 +1,142 @@
+"""The relational schema (SQLAlchemy 2 Core tables). Alembic migrations create it; a test
+checks that the migrations and this metadata never drift apart.
+
+Storage rows are not domain objects: repositories translate between the two.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING)
+
+UTCDateTime = sa.DateTime(timezone=True)
+
+organisation = sa.Table(
+    "organisation",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+)
+
+site = sa.Table(
+    "site",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("code", sa.String(10), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+)
+
+chair = sa.Table(
+    "chair",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("site.id"), nullable=False, index=True),
+    sa.Column("code", sa.String(20), nullable=False, unique=True),
+    sa.Column("name", sa.String(100), nullable=False),
+)
+
+staff_user = sa.Table(
+    "staff_user",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False, server_default=""),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", UTCDateTime, nullable=True),
+)
+
+user_site = sa.Table(
+    "user_site",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("staff_user.id"), primary_key=True),
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("site.id"), primary_key=True),
+)
+
+api_token = sa.Table(
+    "api_token",
+    metadata,
+    sa.Column("jti", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("staff_user.id"), nullable=False, index=True),
+    sa.Column("issued_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+patient = sa.Table(
+    "patient",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("site.id"), nullable=False, index=True),
+    # MRN is unique per organisation; a deployment serves one organisation (DESIGN.md §1).
+    sa.Column("mrn", sa.String(32), nullable=False, unique=True),
+    sa.Column("given_name", sa.String(100), nullable=False),
+    sa.Column("family_name", sa.String(100), nullable=False),
+    sa.Column("birth_date", sa.Date, nullable=False),
+    sa.Column("sex", sa.String(10), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False, server_default=""),
+    sa.Column("phone", sa.String(32), nullable=False, server_default=""),
+    sa.Column("preferred_language", sa.String(5), nullable=False, server_default="en"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_patient_family_name", patient.c.family_name)
+
+body_measurement = sa.Table(
+    "body_measurement",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("patient_id", sa.Integer, sa.ForeignKey("patient.id"), nullable=False, index=True),
+    sa.Column("measured_at", UTCDateTime, nullable=False),
+    sa.Column("weight_kg", sa.Float, nullable=False),
+    sa.Column("height_cm", sa.Float, nullable=True),
+    sa.Column("recorded_by", sa.Integer, sa.ForeignKey("staff_user.id"), nullable=True),
+    sa.Column("note", sa.String(500), nullable=False, server_default=""),
+)
+
+audit_event = sa.Table(
+    "audit_event",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("resource", sa.String(64), nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),
+    sa.Column("user_id", sa.Integer, nullable=True),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("site_id", sa.Integer, nullable=True, index=True),
+    sa.Column("patient_id", sa.Integer, nullable=True, index=True),
+    sa.Column("resource_id", sa.String(64), nullable=False),
+    sa.Column("client", sa.String(64), nullable=False),
+    sa.Column("detail", sa.String(500), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# One row: the last sequence number and hash. Locking it serialises appends across processes,
+# and it lets verification notice a deleted last entry.
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)

@@ -1,0 +1,300 @@
+"""The ``ketaclinic`` command (DESIGN.md §4.2).
+
+Every subcommand takes ``--json``, reports bad input as one line on stderr naming the field, the
+value and what was expected, and exits 2 for bad input (cli/common.py).
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ketaclinic import logs
+from ketaclinic.bootstrap import Container, build
+from ketaclinic.cli.common import JSON_OPTION, console, emit, fail, handles_errors
+from ketaclinic.config import Settings, UnsafeConfiguration
+from ketaclinic.domain.errors import InvalidInput, KetaclinicError
+from ketaclinic.domain.people import parse_role
+from ketaclinic.services import audit as audit_svc
+from ketaclinic.services import demo as demo_svc
+from ketaclinic.services import staff
+from ketaclinic.services.audit import SYSTEM
+
+app = typer.Typer(
+    name="ketaclinic",
+    help="Run a ketamine infusion clinic: web app, API, monitors, data tools.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
+
+log = logging.getLogger("ketaclinic.cli")
+
+
+def _container() -> Container:
+    try:
+        settings = Settings()
+        logs.configure(settings.log_level)
+        return build(settings)
+    except UnsafeConfiguration as error:
+        fail(InvalidInput(str(error)))
+
+
+def _upgrade(c: Container) -> None:
+    from ketaclinic.adapters.db import migrate
+
+    migrate.upgrade(c.engine)
+
+
+@db_app.command("upgrade")
+@handles_errors
+def db_upgrade(as_json: bool = JSON_OPTION) -> None:
+    """Apply every pending migration."""
+    from ketaclinic.adapters.db import migrate
+
+    c = _container()
+    migrate.upgrade(c.engine)
+    result = {"revision": migrate.current_revision(c.engine)}
+    emit(
+        result,
+        as_json=as_json,
+        human=lambda out: out.print(f"database at revision {result['revision']}"),
+    )
+
+
+@user_app.command("add")
+@handles_errors
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="front_desk, nurse, prescriber or director")],
+    site: Annotated[list[str], typer.Option(help="site code; repeat for several sites")],
+    display_name: Annotated[str, typer.Option(help="name shown in the app")] = "",
+    email: Annotated[str, typer.Option(help="for safety notifications")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password as one line from stdin")
+    ] = False,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Create a staff account (the password is prompted for, or read from stdin)."""
+    parsed_role = parse_role(role)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise InvalidInput.for_field("password", "<hidden>", "the same password twice")
+    c = _container()
+    _upgrade(c)
+    with c.uow() as uow:
+        user = staff.add_user(
+            uow,
+            c.clock,
+            SYSTEM,
+            c.passwords,
+            username=username,
+            role=parsed_role,
+            site_codes=site,
+            password=password,
+            display_name=display_name,
+            email=email,
+        )
+        uow.commit()
+    result = {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role.value,
+        "sites": sorted(site),
+    }
+    emit(
+        result,
+        as_json=as_json,
+        human=lambda out: out.print(f"created {user.username} ({user.role.label})"),
+    )
+
+
+@app.command("site-add")
+@handles_errors
+def site_add(
+    code: str,
+    name: Annotated[str, typer.Option(help="the site's name")],
+    chairs: Annotated[int, typer.Option(min=0, max=50, help="number of infusion chairs")] = 0,
+    timezone: Annotated[str, typer.Option(help="IANA time zone")] = "America/New_York",
+    organisation: Annotated[str, typer.Option(help="set the organisation's name")] = "",
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Add a site (clinic) with its chairs."""
+    c = _container()
+    _upgrade(c)
+    with c.uow() as uow:
+        if organisation:
+            uow.sites.set_organisation_name(organisation)
+        site = staff.add_site(uow, code.upper(), name, timezone)
+        for n in range(1, chairs + 1):
+            staff.add_chair(uow, site, f"{site.code}-{n}", f"Chair {n}")
+        uow.commit()
+    result = {"id": site.id, "code": site.code, "chairs": chairs}
+    emit(
+        result,
+        as_json=as_json,
+        human=lambda out: out.print(f"site {site.code} added with {chairs} chairs"),
+    )
+
+
+@audit_app.command("verify")
+@handles_errors
+def audit_verify(as_json: bool = JSON_OPTION) -> None:
+    """Check the audit trail's hash chain; exits 1 when an entry was altered or removed."""
+    c = _container()
+    with c.uow() as uow:
+        report = audit_svc.verify(uow)
+    result = {
+        "ok": report.ok,
+        "entries_checked": report.entries_checked,
+        "problem": report.problem,
+        "first_bad_seq": report.first_bad_seq,
+    }
+
+    def human(out: Console) -> None:
+        if report.ok:
+            out.print(
+                f"[green]audit chain intact[/green]: {report.entries_checked} entries verified"
+            )
+        else:
+            out.print(f"[red]audit chain broken[/red]: {report.problem}")
+
+    emit(result, as_json=as_json, human=human)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("backup")
+@handles_errors
+def backup_cmd(file: Path, as_json: bool = JSON_OPTION) -> None:
+    """Write a consistent backup of the whole database (safe while the server runs)."""
+    from ketaclinic.adapters.db import backup as backup_mod
+
+    c = _container()
+    counts = backup_mod.backup(c.engine, file, progress=_progress("backup"))
+    emit(
+        {"file": str(file), "rows": counts},
+        as_json=as_json,
+        human=lambda out: out.print(f"backup written to {file} ({sum(counts.values())} rows)"),
+    )
+
+
+@app.command("restore")
+@handles_errors
+def restore_cmd(
+    file: Path,
+    force: Annotated[bool, typer.Option(help="replace a database that already holds data")] = False,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Restore a backup into an empty database (or replace everything with --force)."""
+    from ketaclinic.adapters.db import backup as backup_mod
+
+    c = _container()
+    counts = backup_mod.restore(c.engine, file, force=force, progress=_progress("restore"))
+    emit(
+        {"file": str(file), "rows": counts},
+        as_json=as_json,
+        human=lambda out: out.print(f"restored {sum(counts.values())} rows from {file}"),
+    )
+
+
+def _progress(verb: str) -> Callable[[str, int], None]:
+    def report(table: str, rows: int) -> None:
+        if sys.stderr.isatty():
+            console.print(f"[dim]{verb}: {table} ({rows} rows)[/dim]")
+
+    return report
+
+
+@app.command("demo")
+@handles_errors
+def demo_cmd(
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="load the demo clinic and stop")
+    ] = False,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    hl7_port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="also listen for monitors")
+    ] = None,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Migrate, load the demo clinic (synthetic data), then serve it."""
+    c = _container()
+    _upgrade(c)
+    with c.uow() as uow:
+        logins = demo_svc.load(uow, c.clock, c.passwords)
+        uow.commit()
+    result = {
+        "organisation": demo_svc.ORGANISATION,
+        "logins": [
+            {"username": x.username, "role": x.role.value, "site": x.site, "password": x.password}
+            for x in logins
+        ],
+        "url": f"http://{host}:{port}",
+    }
+
+    def human(out: Console) -> None:
+        table = Table(title=f"{demo_svc.ORGANISATION}: demo logins (synthetic data only)")
+        for column in ("username", "role", "site", "password"):
+            table.add_column(column)
+        for x in logins:
+            table.add_row(x.username, x.role.label, x.site, x.password)
+        out.print(table)
+        if not no_serve:
+            out.print(f"Serving on [bold]http://{host}:{port}[/bold]  (Ctrl-C to stop)")
+
+    emit(result, as_json=as_json, human=human)
+    if not no_serve:
+        _serve(c, host, port, hl7_port)
+
+
+@app.command("serve")
+@handles_errors
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    hl7_port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="also listen for monitors")
+    ] = None,
+) -> None:
+    """Serve the web app and API (and the HL7 MLLP listener with --hl7-port)."""
+    c = _container()
+    from ketaclinic.adapters.db import migrate
+
+    if not migrate.is_up_to_date(c.engine):
+        raise KetaclinicError(
+            "the database schema is not up to date: run 'ketaclinic db upgrade' first"
+        )
+    _serve(c, host, port, hl7_port)
+
+
+def _serve(c: Container, host: str, port: int, hl7_port: int | None) -> None:
+    import uvicorn
+
+    from ketaclinic.web.app import create_app
+
+    if hl7_port is not None:
+        raise KetaclinicError("--hl7-port: the HL7 listener is not available in this build")
+    uvicorn.run(create_app(c), host=host, port=port, log_level="warning", access_log=False)
+
+
+def main() -> None:
+    app()

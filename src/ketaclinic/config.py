@@ -1,0 +1,100 @@
+"""Settings from the environment (or a ``.env`` file), validated once at start-up.
+
+Outside development the settings refuse unsafe defaults: a secret key must be given and be long
+enough, and session cookies are marked Secure.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class UnsafeConfiguration(RuntimeError):
+    """The settings would run a clinic unsafely; the message says which and how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KETACLINIC_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path("./var")
+    database_url: str = ""  # empty: SQLite file in data_dir
+    secret_key: str = ""  # empty in development: generated into data_dir on first run
+
+    session_max_age_s: int = Field(default=8 * 3600, ge=300, le=7 * 24 * 3600)
+    token_max_age_s: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_lockout_s: int = Field(default=15 * 60, ge=10, le=24 * 3600)
+
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = "ketaclinic@localhost"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+
+    log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'ketaclinic.sqlite3').resolve()}"
+
+    def effective_secret_key(self) -> str:
+        """The signing key. In development a random key is generated once into the data dir."""
+        if self.secret_key:
+            if self.is_production and len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+                raise UnsafeConfiguration(
+                    f"KETACLINIC_SECRET_KEY: got {len(self.secret_key)} characters, expected at "
+                    f"least {MIN_SECRET_KEY_LENGTH} in production"
+                )
+            return self.secret_key
+        if self.is_production:
+            raise UnsafeConfiguration(
+                "KETACLINIC_SECRET_KEY: not set, expected a random secret of at least "
+                f"{MIN_SECRET_KEY_LENGTH} characters in production"
+            )
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+    def check_safe(self) -> None:
+        """Raise :class:`UnsafeConfiguration` for settings no clinic should run with."""
+        self.effective_secret_key()
+        if self.is_production and self.effective_database_url.startswith("sqlite:///:memory:"):
+            raise UnsafeConfiguration(
+                "KETACLINIC_DATABASE_URL: an in-memory database loses every record on restart"
+            )

@@ -1,0 +1,154 @@
+"""The ports the use cases depend on. Adapters implement them; ``bootstrap.py`` wires them.
+
+Each port has an in-memory implementation (``adapters/memory.py``) and a SQLAlchemy one
+(``adapters/db``); ``tests/integration/db/test_repository_contract.py`` runs one contract against
+all of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Protocol, Self
+
+from ketaclinic.domain.audit import AuditEntry, AuditRecord
+from ketaclinic.domain.people import (
+    BodyMeasurement,
+    Chair,
+    NewPatient,
+    Patient,
+    Role,
+    Site,
+    StaffUser,
+)
+
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime:
+        """Timezone-aware current time (UTC)."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+
+class FixedClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, at: dt.datetime) -> None:
+        self.at = at
+
+    def now(self) -> dt.datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at = self.at + dt.timedelta(**delta)
+
+
+class Notifier(Protocol):
+    def send(self, to: str, subject: str, body: str) -> None:
+        """Deliver a message or raise; the body never carries more health data than needed."""
+        ...
+
+
+class SiteRepository(Protocol):
+    def organisation_name(self) -> str: ...
+    def set_organisation_name(self, name: str) -> None: ...
+    def add(self, code: str, name: str, timezone: str) -> Site: ...
+    def get(self, site_id: int) -> Site | None: ...
+    def by_code(self, code: str) -> Site | None: ...
+    def all(self) -> list[Site]: ...
+    def add_chair(self, site_id: int, code: str, name: str) -> Chair: ...
+    def chairs(self, site_id: int) -> list[Chair]: ...
+
+
+class UserRepository(Protocol):
+    def add(
+        self,
+        username: str,
+        display_name: str,
+        role: Role,
+        site_ids: frozenset[int],
+        password_hash: str,
+        email: str = "",
+    ) -> StaffUser: ...
+    def get(self, user_id: int) -> StaffUser | None: ...
+    def by_username(self, username: str) -> StaffUser | None: ...
+    def all(self) -> list[StaffUser]: ...
+    def password_hash(self, user_id: int) -> str: ...
+    def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
+    def login_state(self, user_id: int) -> tuple[int, dt.datetime | None]:
+        """(consecutive failures, locked until)."""
+        ...
+
+    def set_login_state(
+        self, user_id: int, failures: int, locked_until: dt.datetime | None
+    ) -> None: ...
+    def add_token(
+        self, jti: str, user_id: int, issued_at: dt.datetime, expires_at: dt.datetime
+    ) -> None: ...
+    def token_valid(self, jti: str, now: dt.datetime) -> bool: ...
+    def revoke_token(self, jti: str, at: dt.datetime) -> None: ...
+
+
+class PatientRepository(Protocol):
+    def add(self, patient: NewPatient, at: dt.datetime) -> Patient:
+        """Raises Conflict when the MRN exists in the organisation."""
+        ...
+
+    def get(self, patient_id: int) -> Patient | None: ...
+    def by_mrn(self, mrn: str) -> Patient | None: ...
+    def search(
+        self,
+        site_ids: frozenset[int],
+        *,
+        mrn: str | None = None,
+        query: str = "",
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Patient]: ...
+    def count(self, site_ids: frozenset[int]) -> int: ...
+    def add_measurement(self, measurement: BodyMeasurement) -> BodyMeasurement: ...
+    def measurements(self, patient_id: int) -> list[BodyMeasurement]:
+        """Oldest first."""
+        ...
+
+
+class AuditLog(Protocol):
+    def append(self, record: AuditRecord, at: dt.datetime) -> AuditEntry: ...
+    def entries(self, *, after_seq: int = 0, batch: int = 5000) -> Iterator[AuditEntry]:
+        """Every entry in sequence order, read in batches."""
+        ...
+
+    def head(self) -> tuple[int, str] | None: ...
+    def for_patient(self, patient_id: int, limit: int = 500) -> list[AuditEntry]:
+        """Newest first."""
+        ...
+
+    def recent(
+        self, limit: int = 200, site_ids: frozenset[int] | None = None
+    ) -> list[AuditEntry]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. ``with uow:`` opens it; leaving without :meth:`commit` rolls back."""
+
+    sites: SiteRepository
+    users: UserRepository
+    patients: PatientRepository
+    audit: AuditLog
+
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+def sorted_measurements(items: Sequence[BodyMeasurement]) -> list[BodyMeasurement]:
+    return sorted(items, key=lambda m: (m.measured_at, m.id or 0))

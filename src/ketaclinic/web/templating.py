@@ -1,0 +1,117 @@
+"""Jinja2 set-up for the server-rendered pages: one environment, autoescaping on, the i18n
+extension loaded so patient-facing strings go through gettext, and helpers every page needs
+(navigation per role, CSRF token, flash messages)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from ketaclinic.domain.people import Principal, Role
+
+TEMPLATES_DIR = str(resources.files("ketaclinic.web") / "templates")
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    href: str
+    label: str
+    roles: frozenset[Role]
+
+
+ALL = frozenset(Role)
+CLINICAL = frozenset({Role.NURSE, Role.PRESCRIBER, Role.DIRECTOR})
+
+# Later capabilities add their entries here; the browser tests check each role's menu.
+NAVIGATION: list[NavItem] = [
+    NavItem("/", "Today", ALL),
+    NavItem("/patients", "Patients", ALL),
+    NavItem("/admin/audit", "Audit", frozenset({Role.DIRECTOR})),
+]
+
+
+def nav_for(principal: Principal | None) -> list[NavItem]:
+    if principal is None:
+        return []
+    return [item for item in NAVIGATION if principal.role in item.roles]
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    env.filters["date"] = _format_date
+    env.filters["datetime"] = _format_datetime
+    return env
+
+
+def _format_date(value: dt.date | None) -> str:
+    return value.strftime("%d %b %Y") if value else ""
+
+
+def _format_datetime(value: dt.datetime | None) -> str:
+    return value.strftime("%d %b %Y %H:%M UTC") if value else ""
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    base: dict[str, Any] = {
+        "principal": principal,
+        "nav": nav_for(principal),
+        "csrf_token": csrf_token(request),
+        "path": request.url.path,
+        "sites": getattr(request.state, "sites", []),
+        "active_site": getattr(request.state, "active_site", None),
+        "flash": request.session.pop("flash", None),
+        "org_name": getattr(request.state, "org_name", "ketaclinic"),
+    }
+    base.update(context or {})
+    return templates.TemplateResponse(request, template, base, status_code=status)
+
+
+def flash(request: Request, message: str) -> None:
+    request.session["flash"] = message
+
+
+def render_error(request: Request, status: int, message: str) -> HTMLResponse:
+    titles = {
+        401: "Please sign in",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Conflict",
+        422: "Please check what you entered",
+        429: "Too many attempts",
+        500: "Something went wrong",
+    }
+    return render(
+        request,
+        "error.html",
+        {"status": status, "title": titles.get(status, "Error"), "message": message},
+        status=status,
+    )

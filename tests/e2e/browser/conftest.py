@@ -1,0 +1,124 @@
+"""Browser test harness: Playwright driving Debian's chromium (found on PATH, never downloaded)
+against a live server on loopback with the demo clinic loaded."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("browser tests need Debian's chromium on PATH (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import uvicorn
+
+    from ketaclinic.adapters.db import migrate
+    from ketaclinic.bootstrap import build
+    from ketaclinic.config import Settings
+    from ketaclinic.services import demo as demo_svc
+    from ketaclinic.web.app import create_app
+
+    data = tmp_path_factory.mktemp("browser-data")
+    settings = Settings(
+        database_url=f"sqlite:///{data / 'browser.sqlite3'}",
+        data_dir=data,
+        secret_key="browser-secret-" + "z" * 40,
+        environment="test",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    container = build(settings, fast_password_hashing=True)
+    migrate.upgrade(container.engine)
+    with container.uow() as uow:
+        demo_svc.load(uow, container.clock, container.passwords)
+        uow.commit()
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    container.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(
+            executable_path=chromium_path, headless=True, args=CHROMIUM_FLAGS
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: object, live_server: str) -> Iterator[object]:
+    context = browser.new_context(base_url=live_server, viewport={"width": 1024, "height": 768})  # type: ignore[attr-defined]
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def screenshot(page: object) -> Callable[[str], Path]:
+    """Save a full-page screenshot under test-artifacts/screenshots/ for people to look at."""
+
+    def take(name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+        return path
+
+    return take
+
+
+@pytest.fixture
+def sign_in(page: object) -> Callable[[str], None]:
+    def do(username: str) -> None:
+        page.goto("/login")  # type: ignore[attr-defined]
+        page.fill("#username", username)  # type: ignore[attr-defined]
+        page.fill("#password", "demo-clinic-2026")  # type: ignore[attr-defined]
+        page.click("button[type=submit]")  # type: ignore[attr-defined]
+        page.wait_for_url("**/")  # type: ignore[attr-defined]
+
+    return do

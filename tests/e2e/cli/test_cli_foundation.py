@@ -1,0 +1,144 @@
+"""The ``ketaclinic`` command as an operator runs it: a real process, real environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+BIN = str(Path(sys.executable).with_name("ketaclinic"))
+SECRET = "cli-test-secret-" + "y" * 40
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    values = {
+        **os.environ,
+        "KETACLINIC_DATA_DIR": str(tmp_path / "data"),
+        "KETACLINIC_SECRET_KEY": SECRET,
+        "KETACLINIC_ENVIRONMENT": "test",
+    }
+    if request.param == "postgres":
+        values["KETACLINIC_DATABASE_URL"] = request.getfixturevalue("fresh_pg_url")
+    else:
+        values.pop("KETACLINIC_DATABASE_URL", None)
+    return values
+
+
+def run(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [BIN, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def database_url(env: dict[str, str]) -> str:
+    return (
+        env.get("KETACLINIC_DATABASE_URL")
+        or f"sqlite:///{env['KETACLINIC_DATA_DIR']}/ketaclinic.sqlite3"
+    )
+
+
+def test_demo_audit_verify_and_tamper_detection(env: dict[str, str]) -> None:
+    loaded = run(env, "demo", "--no-serve", "--json")
+    assert loaded.returncode == 0, loaded.stderr
+    logins = json.loads(loaded.stdout)["logins"]
+    assert {x["username"] for x in logins} >= {"nurse.mia", "director.fll"}
+
+    ok = run(env, "audit", "verify", "--json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["ok"] is True
+
+    from ketaclinic.adapters.db.engine import make_engine
+
+    engine = make_engine(database_url(env))
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE audit_event SET username = 'someone' WHERE seq = 3"))
+    engine.dispose()
+    broken = run(env, "audit", "verify", "--json")
+    assert broken.returncode == 1
+    report = json.loads(broken.stdout)
+    assert report["ok"] is False
+    assert report["first_bad_seq"] == 3
+
+
+def test_user_add_reads_the_password_from_stdin(env: dict[str, str]) -> None:
+    assert run(env, "site-add", "MIA", "--name", "Miami", "--chairs", "2").returncode == 0
+    made = run(
+        env,
+        "user",
+        "add",
+        "nurse.new",
+        "--role",
+        "nurse",
+        "--site",
+        "MIA",
+        "--password-stdin",
+        "--json",
+        stdin="a-long-enough-passphrase\n",
+    )
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["role"] == "nurse"
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "names"),
+    [
+        (("--role", "janitor", "--site", "MIA"), "a-long-enough-passphrase\n", "role"),
+        (("--role", "nurse", "--site", "XXX"), "a-long-enough-passphrase\n", "site"),
+        (("--role", "nurse", "--site", "MIA"), "short\n", "password"),
+    ],
+)
+def test_user_add_bad_input_is_one_line_naming_the_field(
+    env: dict[str, str], args: tuple[str, ...], stdin: str, names: str
+) -> None:
+    run(env, "site-add", "MIA", "--name", "Miami")
+    result = run(env, "user", "add", "someone", *args, "--password-stdin", stdin=stdin)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: {names}")
+
+
+def test_backup_then_restore_into_an_empty_database(env: dict[str, str], tmp_path: Path) -> None:
+    assert run(env, "demo", "--no-serve").returncode == 0
+    backup_file = tmp_path / "clinic.backup.gz"
+    made = run(env, "backup", str(backup_file), "--json")
+    assert made.returncode == 0, made.stderr
+    rows = json.loads(made.stdout)["rows"]
+    assert rows["patient"] == 40
+
+    refused = run(env, "restore", str(backup_file))
+    assert refused.returncode == 2
+    assert "--force" in refused.stderr
+
+    target = {**env, "KETACLINIC_DATA_DIR": str(tmp_path / "restored")}
+    target.pop("KETACLINIC_DATABASE_URL", None)
+    restored = run(target, "restore", str(backup_file), "--json")
+    assert restored.returncode == 0, restored.stderr
+    assert json.loads(restored.stdout)["rows"] == rows
+    verified = run(target, "audit", "verify", "--json")
+    assert json.loads(verified.stdout)["ok"] is True
+
+
+def test_a_truncated_backup_is_refused_and_changes_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    assert run(env, "demo", "--no-serve").returncode == 0
+    backup_file = tmp_path / "clinic.backup.gz"
+    assert run(env, "backup", str(backup_file)).returncode == 0
+    data = backup_file.read_bytes()
+    backup_file.write_bytes(data[: len(data) // 2])
+    target = {**env, "KETACLINIC_DATA_DIR": str(tmp_path / "other")}
+    target.pop("KETACLINIC_DATABASE_URL", None)
+    result = run(target, "restore", str(backup_file))
+    assert result.returncode == 2
+    assert "corrupt or truncated" in result.stderr
+    assert (
+        not (tmp_path / "other" / "ketaclinic.sqlite3").exists()
+        or run(target, "audit", "verify", "--json").returncode == 0
+    )
