@@ -19,6 +19,7 @@ from rich.table import Table
 
 from ketaclinic import logs
 from ketaclinic.bootstrap import Container, build
+from ketaclinic.cli import intake as intake_cli
 from ketaclinic.cli import scoring as scoring_cli
 from ketaclinic.cli.common import JSON_OPTION, console, emit, fail, handles_errors
 from ketaclinic.config import Settings, UnsafeConfiguration
@@ -43,6 +44,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 scoring_cli.register(app)
+intake_cli.register(app)
 
 log = logging.getLogger("ketaclinic.cli")
 

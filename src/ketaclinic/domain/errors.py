@@ -23,7 +23,7 @@ the caller did not send (no names, MRNs or birth dates from storage).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 
 class KetaclinicError(Exception):
@@ -69,7 +69,7 @@ class InvalidInput(KetaclinicError):
         self.expected = expected
 
     @classmethod
-    def for_field(cls, field: str, value: Any, expected: str) -> InvalidInput:
+    def for_field(cls, field: str, value: Any, expected: str) -> Self:
         shown = _short(value)
         return cls(
             f"{field}: got {shown}, expected {expected}",

@@ -1,0 +1,123 @@
+"""``ketaclinic eligibility FILE.json`` and ``ketaclinic plan PROTOCOL --start DATE``.
+
+Thin adapters: read the input, hand it to :mod:`ketaclinic.domain.intake`,
+:mod:`ketaclinic.domain.eligibility` and :mod:`ketaclinic.domain.protocols`, and print the result
+(DESIGN.md §4.2). Bad input ends as one ``error:`` line on stderr and exit code 2 via
+:func:`~ketaclinic.cli.common.handles_errors`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ketaclinic.cli.common import JSON_OPTION, emit, handles_errors
+from ketaclinic.domain.eligibility import evaluate
+from ketaclinic.domain.errors import InvalidInput
+from ketaclinic.domain.intake import parse_intake
+from ketaclinic.domain.protocols import WEEKDAY_NAMES, find_protocol, plan
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# An intake record is a few kilobytes; refusing huge files keeps a typo (a log file, an image)
+# from being read into memory whole (design).
+MAX_FILE_BYTES = 1_000_000
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``eligibility`` and ``plan`` to the ``ketaclinic`` app."""
+    app.command("eligibility")(eligibility_command)
+    app.command("plan")(plan_command)
+
+
+@handles_errors
+def eligibility_command(
+    file: Annotated[Path, typer.Argument(help="Intake record as JSON (DESIGN.md §4.2).")],
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Run the eligibility engine on an intake record."""
+    data = _read_json(file)
+    record = parse_intake(data, today=dt.date.today())
+    result = evaluate(record).as_dict()
+    emit(result, as_json=as_json, human=lambda console: _show_eligibility(console, result))
+
+
+@handles_errors
+def plan_command(
+    protocol: Annotated[str, typer.Argument(help="Protocol id, e.g. feder-2021.")],
+    start: Annotated[str, typer.Option("--start", help="First possible day, YYYY-MM-DD.")],
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Print the dates of a protocol's infusion series."""
+    template = find_protocol(protocol)
+    dates = plan(template, _parse_date("--start", start))
+    result = {"protocol": template.id, "dates": [day.isoformat() for day in dates]}
+    emit(result, as_json=as_json, human=lambda console: _show_plan(console, template.name, dates))
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise _file_error(path, f"a readable file ({reason})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise _file_error(path, f"a file of at most {MAX_FILE_BYTES} bytes")
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise _file_error(path, "UTF-8 encoded JSON") from None
+    except RecursionError:  # pathologically deep nesting; an intake record is flat
+        raise _file_error(path, "JSON nested at most a few levels deep") from None
+    except json.JSONDecodeError as error:
+        raise _file_error(
+            path,
+            f"valid JSON ({error.msg} at line {error.lineno}, column {error.colno})",
+        ) from None
+
+
+def _file_error(path: Path, expected: str) -> InvalidInput:
+    # Built by hand rather than with for_field, which shortens long values: the whole path is
+    # what the user needs to see to find the file.
+    return InvalidInput(
+        f"FILE: got {str(path)!r}, expected {expected}",
+        field="FILE",
+        value=str(path),
+        expected=expected,
+    )
+
+
+def _parse_date(field: str, text: str) -> dt.date:
+    if _ISO_DATE.match(text):
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise InvalidInput.for_field(field, text, "a date YYYY-MM-DD")
+
+
+def _show_eligibility(console: Console, result: dict[str, Any]) -> None:
+    console.print(f"Decision: [bold]{result['decision']}[/bold]")
+    if not result["reasons"]:
+        console.print("No rule applied.")
+        return
+    table = Table("code", "message", "source", show_lines=False)
+    for reason in result["reasons"]:
+        # Text, not markup: sources look like "[cited: ...]", which Rich would swallow as a tag.
+        table.add_row(Text(reason["code"]), Text(reason["message"]), Text(reason["source"]))
+    console.print(table)
+
+
+def _show_plan(console: Console, name: str, dates: list[dt.date]) -> None:
+    table = Table("#", "date", "day", title=Text(name))
+    for number, day in enumerate(dates, start=1):
+        table.add_row(str(number), day.isoformat(), WEEKDAY_NAMES[day.weekday()])
+    console.print(table)
