@@ -79,8 +79,10 @@ def backup(engine: Engine, path: Path, progress: Progress | None = None) -> dict
         with engine.connect() as conn, gzip.open(tmp, "wt", encoding="utf-8") as out:
             conn.begin()
             _snapshot(conn)
-            revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-            header = {"format": FORMAT, "revision": revision, "dialect": conn.dialect.name}
+            revisions = sorted(
+                conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
+            )
+            header = {"format": FORMAT, "revisions": revisions, "dialect": conn.dialect.name}
             out.write(json.dumps({"header": header}) + "\n")
             for table in metadata.sorted_tables:
                 n = 0
@@ -167,12 +169,14 @@ def restore(
     Refuses a database that already holds data unless ``force`` (then every table is emptied
     first, inside the same transaction).
     """
-    header, rows = _read(Path(path))
+    _header, rows = _read(Path(path))
     if not force and not database_is_empty(engine):
         raise Conflict(
             "the database already holds data; restore refuses to overwrite it without --force"
         )
-    migrate.upgrade(engine, str(header["revision"]) if header.get("revision") else "head")
+    # The schema is brought to the current release first; a backup from an older release loads
+    # into it because migrations only add tables and columns with defaults.
+    migrate.upgrade(engine)
     counts: dict[str, int] = {}
     with engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
@@ -189,7 +193,6 @@ def restore(
                 progress(table.name, len(batch))
         if conn.dialect.name == "postgresql":
             _reset_sequences(conn)
-    migrate.upgrade(engine)
     return counts
 
 

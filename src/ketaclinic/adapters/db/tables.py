@@ -140,3 +140,40 @@ audit_head = sa.Table(
     sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
+
+# Monitor messages received over HL7 (one row per accepted message): the sender's control id is
+# unique per sender, so a resent message is recognised and stored once (DESIGN.md §4.4).
+monitor_message = sa.Table(
+    "monitor_message",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sending_application", sa.String(180), nullable=False),
+    sa.Column("sending_facility", sa.String(180), nullable=False),
+    sa.Column("control_id", sa.String(64), nullable=False),
+    sa.Column("patient_id", sa.Integer, sa.ForeignKey("patient.id"), nullable=False, index=True),
+    sa.Column("chair_code", sa.String(40), nullable=True),
+    sa.Column("message_time", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint(
+        "sending_application", "sending_facility", "control_id", name="uq_monitor_message_sender"
+    ),
+)
+
+# Every vital-sign reading, whatever its source (manual, API, monitor). ``flag`` marks readings
+# kept but not attached to an infusion session (e.g. ``no_active_session``).
+vital_reading = sa.Table(
+    "vital_reading",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("patient_id", sa.Integer, sa.ForeignKey("patient.id"), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("unit", sa.String(16), nullable=False),
+    sa.Column("code", sa.String(32), nullable=False),
+    sa.Column("observed_at", UTCDateTime, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("flag", sa.String(32), nullable=False, server_default=""),
+    sa.Column("monitor_message_id", sa.Integer, sa.ForeignKey("monitor_message.id"), nullable=True),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_vital_reading_patient_time", vital_reading.c.patient_id, vital_reading.c.observed_at)
