@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from ketaclinic.bootstrap import Container
@@ -109,6 +109,11 @@ async def check_csrf(request: Request) -> None:
             field="csrf_token",
         )
 
+
+# Every internal id in a path: bounded to the storage integer range so an absurd id is a 422,
+# never a database overflow.
+MAX_ID = 2_147_483_647
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="internal id")]
 
 ApiActor = Annotated[Actor, Depends(api_actor)]
 PageActor = Annotated[Actor, Depends(page_actor)]

@@ -18,7 +18,7 @@ from ketaclinic.web.api.schemas import (
     PatientOut,
     PatientPage,
 )
-from ketaclinic.web.deps import ApiActor, AppContainer
+from ketaclinic.web.deps import ApiActor, AppContainer, IdPath
 
 router = APIRouter(prefix="/patients", tags=["patients"])
 
@@ -85,7 +85,7 @@ def register_patient(body: PatientIn, actor: ApiActor, c: AppContainer) -> Patie
 
 
 @router.get("/{patient_id}", response_model=PatientDetail, responses=ERRORS)
-def read_patient(patient_id: int, actor: ApiActor, c: AppContainer) -> PatientDetail:
+def read_patient(patient_id: IdPath, actor: ApiActor, c: AppContainer) -> PatientDetail:
     """One patient's record: demographics, and for clinical roles the weight/height history."""
     with c.uow() as uow:
         chart = svc.patient_chart(uow, c.clock, actor, patient_id)

@@ -10,7 +10,7 @@ from ketaclinic.domain.audit import AuditAction
 from ketaclinic.domain.people import Role
 from ketaclinic.services import audit as audit_svc
 from ketaclinic.services import patients as svc
-from ketaclinic.web.deps import AppContainer, PageActor
+from ketaclinic.web.deps import AppContainer, IdPath, PageActor
 from ketaclinic.web.templating import render
 
 router = APIRouter()
@@ -28,7 +28,7 @@ def audit_overview(request: Request, actor: PageActor, c: AppContainer) -> Respo
 
 
 @router.get("/patients/{patient_id}/access-log", response_class=HTMLResponse)
-def access_log(request: Request, patient_id: int, actor: PageActor, c: AppContainer) -> Response:
+def access_log(request: Request, patient_id: IdPath, actor: PageActor, c: AppContainer) -> Response:
     with c.uow() as uow:
         patient, entries = svc.access_log(uow, c.clock, actor, patient_id)
     return render(request, "access_log.html", {"patient": patient, "entries": entries})

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ketaclinic.domain.errors import Conflict, InvalidInput, PermissionDenied
 from ketaclinic.domain.people import CLINICAL_ROLES, NewPatient, Sex
 from ketaclinic.services import patients as svc
-from ketaclinic.web.deps import AppContainer, Csrf, PageActor, active_site
+from ketaclinic.web.deps import AppContainer, Csrf, IdPath, PageActor, active_site
 from ketaclinic.web.templating import flash, render
 
 router = APIRouter(prefix="/patients")
@@ -135,7 +135,9 @@ def _optional_float(field: str, text: str) -> float | None:
 
 
 @router.get("/{patient_id}", response_class=HTMLResponse)
-def patient_page(request: Request, patient_id: int, actor: PageActor, c: AppContainer) -> Response:
+def patient_page(
+    request: Request, patient_id: IdPath, actor: PageActor, c: AppContainer
+) -> Response:
     with c.uow() as uow:
         chart = svc.patient_chart(uow, c.clock, actor, patient_id)
         site = uow.sites.get(chart.patient.site_id)
@@ -158,7 +160,7 @@ def patient_page(request: Request, patient_id: int, actor: PageActor, c: AppCont
 @router.post("/{patient_id}/measurements", dependencies=[Csrf])
 def add_measurement(
     request: Request,
-    patient_id: int,
+    patient_id: IdPath,
     actor: PageActor,
     c: AppContainer,
     weight_kg: Annotated[str, Form(max_length=20)] = "",
