@@ -18,7 +18,7 @@ run: $(STAMP)
 
 ## make test: the whole suite (lint, types, architecture, then pytest)
 test: $(STAMP) lint typecheck
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=80
 
 ## make check: what CI runs
 check: test

@@ -158,3 +158,38 @@ def test_pages_send_security_headers(client) -> None:
     cookie = response.headers.get("set-cookie", "")
     assert "httponly" in cookie.lower()
     assert "samesite=lax" in cookie.lower()
+
+
+def test_staff_of_two_sites_switch_between_them(client, demo, login_as) -> None:
+    from ketaclinic.domain.people import Role
+    from ketaclinic.services import staff
+    from ketaclinic.services.audit import SYSTEM
+
+    with demo.uow() as uow:
+        staff.add_user(
+            uow,
+            demo.clock,
+            SYSTEM,
+            demo.passwords,
+            username="float.nurse",
+            role=Role.NURSE,
+            site_codes=["MIA", "FLL"],
+            password="demo-clinic-2026",
+            enforce_policy=False,
+        )
+        uow.commit()
+        mia, fll = uow.sites.by_code("MIA"), uow.sites.by_code("FLL")
+    login_as("float.nurse")
+    page = client.get("/patients")
+    assert 'id="site-switch"' in page.text
+
+    def switch(site_id: int) -> str:
+        client.post(
+            "/site", data={"csrf_token": csrf(page.text), "site_id": str(site_id), "back": "/"}
+        )
+        return client.get("/patients").text
+
+    mia_list, fll_list = switch(mia.id), switch(fll.id)
+    assert "DEMO-0001" in mia_list
+    assert "DEMO-0001" not in fll_list
+    assert "DEMO-0002" in fll_list
