@@ -237,3 +237,50 @@ def login_as(client: object) -> Callable[[str], None]:
         assert response.status_code == 303, response.text
 
     return sign_in
+
+
+# --- no health data in logs, over the whole run --------------------------------------------
+# Every record any ketaclinic logger emits during the test session is formatted as in
+# production and kept; at the end none may contain a demo patient's name, an MRN, a birth date
+# or a raw HL7 segment (STYLE.md §14). Subprocesses are checked by their own tests.
+
+import logging  # noqa: E402
+import re  # noqa: E402
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        from ketaclinic.logs import JsonFormatter
+
+        self.setFormatter(JsonFormatter())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def _forbidden_in_logs() -> list[re.Pattern[str]]:
+    from ketaclinic.services import demo as demo_svc
+
+    names = {*demo_svc.GIVEN_FEMALE, *demo_svc.GIVEN_MALE, *demo_svc.FAMILY}
+    return [
+        re.compile(r"DEMO-\d{4}"),
+        re.compile(r"\b(19[3-9]\d|200\d)-\d{2}-\d{2}\b(?!T)"),  # birth-date-like ISO dates
+        re.compile(r"\b(MSH|PID|OBX)\|"),
+        re.compile(r"\b(" + "|".join(sorted(map(re.escape, names))) + r")\b"),
+    ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def logs_carry_no_health_data() -> Iterator[None]:
+    capture = _Capture()
+    logger = logging.getLogger("ketaclinic")
+    logger.addHandler(capture)
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    yield
+    logger.removeHandler(capture)
+    logger.setLevel(previous)
+    leaks = [line for line in capture.lines if any(p.search(line) for p in _forbidden_in_logs())]
+    assert not leaks, f"health data reached the logs ({len(leaks)} lines), e.g.: {leaks[:3]}"

@@ -44,10 +44,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
+class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler :func:`configure` installs, so configuring twice replaces only it."""
+
+
 def configure(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _OurHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger("ketaclinic")
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _OurHandler)] + [handler]
     root.setLevel(level)
     root.propagate = False
