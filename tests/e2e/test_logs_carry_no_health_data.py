@@ -10,9 +10,19 @@ from ketaclinic import logs
 
 def test_reading_and_registering_patients_logs_no_identifying_data(client, token_for) -> None:
     stream = io.StringIO()
+    logger = logging.getLogger("ketaclinic")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
     logs.configure("DEBUG")
-    handler = logging.getLogger("ketaclinic").handlers[0]
+    handler = logger.handlers[-1]
     handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        output = _drive(client, token_for, stream)
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved
+    assert '"route": "/api/v1/patients/{patient_id}"' in output
+
+
+def _drive(client, token_for, stream: io.StringIO) -> str:
 
     headers = token_for("nurse.mia")
     patient = client.get("/api/v1/patients?mrn=DEMO-0001", headers=headers).json()["items"][0]
@@ -30,7 +40,6 @@ def test_reading_and_registering_patients_logs_no_identifying_data(client, token
         headers=headers,
     )
     output = stream.getvalue()
-    assert '"route": "/api/v1/patients/{patient_id}"' in output
     for secret in (
         "DEMO-0001",
         patient["family_name"],
@@ -40,3 +49,4 @@ def test_reading_and_registering_patients_logs_no_identifying_data(client, token
         "1971-07-23",
     ):
         assert secret not in output
+    return output

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from ketaclinic import logs
 from ketaclinic.bootstrap import Container, build
+from ketaclinic.cli import hl7 as hl7_cli
 from ketaclinic.cli import intake as intake_cli
 from ketaclinic.cli import scoring as scoring_cli
 from ketaclinic.cli.common import JSON_OPTION, console, emit, fail, handles_errors
@@ -40,11 +41,14 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+hl7_app = typer.Typer(help="Bedside monitors over HL7 v2 / MLLP.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(hl7_app, name="hl7")
 scoring_cli.register(app)
 intake_cli.register(app)
+hl7_cli.register(app)
 
 log = logging.getLogger("ketaclinic.cli")
 
@@ -291,13 +295,58 @@ def serve_cmd(
 
 
 def _serve(c: Container, host: str, port: int, hl7_port: int | None) -> None:
+    """Run the web app, and the HL7 MLLP listener when asked, in one event loop."""
+    import asyncio
+
     import uvicorn
 
+    from ketaclinic.adapters.db.monitor_sink import DatabaseSink
+    from ketaclinic.adapters.hl7.server import serve_mllp
     from ketaclinic.web.app import create_app
 
-    if hl7_port is not None:
-        raise KetaclinicError("--hl7-port: the HL7 listener is not available in this build")
-    uvicorn.run(create_app(c), host=host, port=port, log_level="warning", access_log=False)
+    async def run() -> None:
+        listener = None
+        if hl7_port is not None:
+            listener = await serve_mllp(host, hl7_port, DatabaseSink(c.engine))
+            console.print(f"HL7 MLLP listener on [bold]{host}:{hl7_port}[/bold]")
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(c), host=host, port=port, log_level="warning", access_log=False
+            )
+        )
+        try:
+            await server.serve()
+        finally:
+            if listener is not None:
+                await listener.close()
+
+    asyncio.run(run())
+
+
+@hl7_app.command("listen")
+@handles_errors
+def hl7_listen(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="MLLP port")] = 2575,
+) -> None:
+    """Run only the HL7 MLLP listener for bedside monitors (no web app)."""
+    from ketaclinic.adapters.db import migrate
+    from ketaclinic.adapters.db.monitor_sink import DatabaseSink
+    from ketaclinic.adapters.hl7.server import run_listener
+
+    c = _container()
+    if not migrate.is_up_to_date(c.engine):
+        raise KetaclinicError(
+            "the database schema is not up to date: run 'ketaclinic db upgrade' first"
+        )
+    run_listener(
+        host,
+        port,
+        DatabaseSink(c.engine),
+        on_ready=lambda _listener: console.print(
+            f"HL7 MLLP listener on [bold]{host}:{port}[/bold]"
+        ),
+    )
 
 
 def main() -> None:
