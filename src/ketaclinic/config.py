@@ -49,6 +49,19 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
 
     log_level: str = "INFO"
+    # The zone of times that bedside monitors send without a UTC offset (HL7 TS without "+hhmm").
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone such as America/New_York") from None
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -98,3 +111,17 @@ class Settings(BaseSettings):
             raise UnsafeConfiguration(
                 "KETACLINIC_DATABASE_URL: an in-memory database loses every record on restart"
             )
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a bad value raises :class:`UnsafeConfiguration` naming the
+    variable, the value and what was expected (one line, no traceback for the operator)."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = "KETACLINIC_" + "_".join(str(p) for p in first.get("loc", ())).upper()
+        message = str(first.get("msg", "is not valid")).removeprefix("Value error, ")
+        raise UnsafeConfiguration(f"{name}: got {first.get('input')!r}; {message}") from None

@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,13 +23,16 @@ from ketaclinic.cli import hl7 as hl7_cli
 from ketaclinic.cli import intake as intake_cli
 from ketaclinic.cli import scoring as scoring_cli
 from ketaclinic.cli.common import JSON_OPTION, console, emit, fail, handles_errors
-from ketaclinic.config import Settings, UnsafeConfiguration
+from ketaclinic.config import UnsafeConfiguration, load_settings
 from ketaclinic.domain.errors import InvalidInput, KetaclinicError
 from ketaclinic.domain.people import parse_role
 from ketaclinic.services import audit as audit_svc
 from ketaclinic.services import demo as demo_svc
 from ketaclinic.services import staff
 from ketaclinic.services.audit import SYSTEM
+
+if TYPE_CHECKING:
+    from ketaclinic.adapters.hl7.server import ListenerConfig
 
 app = typer.Typer(
     name="ketaclinic",
@@ -55,7 +58,7 @@ log = logging.getLogger("ketaclinic.cli")
 
 def _container() -> Container:
     try:
-        settings = Settings()
+        settings = load_settings()
         logs.configure(settings.log_level)
         return build(settings)
     except UnsafeConfiguration as error:
@@ -294,6 +297,14 @@ def serve_cmd(
     _serve(c, host, port, hl7_port)
 
 
+def _listener_config(c: Container) -> ListenerConfig:
+    from zoneinfo import ZoneInfo
+
+    from ketaclinic.adapters.hl7.server import ListenerConfig
+
+    return ListenerConfig(local_tz=ZoneInfo(c.settings.timezone))
+
+
 def _serve(c: Container, host: str, port: int, hl7_port: int | None) -> None:
     """Run the web app, and the HL7 MLLP listener when asked, in one event loop."""
     import asyncio
@@ -307,7 +318,9 @@ def _serve(c: Container, host: str, port: int, hl7_port: int | None) -> None:
     async def run() -> None:
         listener = None
         if hl7_port is not None:
-            listener = await serve_mllp(host, hl7_port, DatabaseSink(c.engine))
+            listener = await serve_mllp(
+                host, hl7_port, DatabaseSink(c.engine), config=_listener_config(c)
+            )
             console.print(f"HL7 MLLP listener on [bold]{host}:{hl7_port}[/bold]")
         server = uvicorn.Server(
             uvicorn.Config(
@@ -343,6 +356,7 @@ def hl7_listen(
         host,
         port,
         DatabaseSink(c.engine),
+        config=_listener_config(c),
         on_ready=lambda _listener: console.print(
             f"HL7 MLLP listener on [bold]{host}:{port}[/bold]"
         ),

@@ -6,7 +6,9 @@ tree in exactly one place each (HTTP status in ``web/errors.py``, HL7 ACK code i
 
     KetaclinicError                    (generic)             HTTP 400  CLI 1  HL7 AE
     ├── InvalidInput                   bad input at an edge  HTTP 422  CLI 2  HL7 AR
-    │   └── LimitExceeded              a hard clinical limit HTTP 422  CLI 2  HL7 AR
+    │   ├── LimitExceeded              a hard clinical limit HTTP 422  CLI 2  HL7 AR
+    │   └── MessageRejected            an HL7 message we     (adapters/hl7/rejection.py;
+    │                                  cannot read            carries the ERR location)  AR
     ├── NotFound                       no such thing, or not HTTP 404  CLI 2  HL7 AE
     │                                  yours to see
     ├── NotAuthenticated               who are you?          HTTP 401  CLI 2

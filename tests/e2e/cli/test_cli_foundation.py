@@ -142,3 +142,12 @@ def test_a_truncated_backup_is_refused_and_changes_nothing(
         not (tmp_path / "other" / "ketaclinic.sqlite3").exists()
         or run(target, "audit", "verify", "--json").returncode == 0
     )
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable(env: dict[str, str]) -> None:
+    result = run({**env, "KETACLINIC_TIMEZONE": "Mars/Base"}, "audit", "verify")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: KETACLINIC_TIMEZONE: got 'Mars/Base'; "
+        "expected an IANA time zone such as America/New_York"
+    )
