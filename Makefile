@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 ## make run: migrate the SQLite database, load the demo clinic, serve on http://127.0.0.1:8000
+## (and the HL7 MLLP listener for monitors on port 2575)
 run: $(STAMP)
-	$(BIN)/ketaclinic demo
+	$(BIN)/ketaclinic demo --hl7-port 2575
 
 ## make test: the whole suite (lint, types, architecture, then pytest)
 test: $(STAMP) lint typecheck
