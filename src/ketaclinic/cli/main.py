@@ -21,6 +21,7 @@ from ketaclinic import logs
 from ketaclinic.bootstrap import Container, build
 from ketaclinic.cli import hl7 as hl7_cli
 from ketaclinic.cli import intake as intake_cli
+from ketaclinic.cli import pk as pk_cli
 from ketaclinic.cli import scoring as scoring_cli
 from ketaclinic.cli.common import JSON_OPTION, console, emit, fail, handles_errors
 from ketaclinic.config import UnsafeConfiguration, load_settings
@@ -52,6 +53,7 @@ app.add_typer(hl7_app, name="hl7")
 scoring_cli.register(app)
 intake_cli.register(app)
 hl7_cli.register(app)
+pk_cli.register(app)
 
 log = logging.getLogger("ketaclinic.cli")
 

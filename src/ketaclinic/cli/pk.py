@@ -1,0 +1,332 @@
+"""``ketaclinic dose`` and ``ketaclinic simulate``: dosing and pharmacokinetics on the command line
+(DESIGN.md §4.2).
+
+- ``dose --weight-kg W --mg-per-kg D --minutes M (--bag-ml V | --concentration-mg-per-ml C)``
+  computes dose, concentration, volume and pump rate on the chosen weight basis and checks them
+  against a protocol's drug-library limits. A soft limit is reported (``limit: soft``, with every
+  limit hit and its source); a hard limit is refused: one line on stderr, exit code 2. A weight
+  that fails the plausibility checks is refused until confirmed with ``--weight-confirmed``.
+- ``simulate --model NAME --weight-kg W --mg-per-kg D --minutes M`` predicts the plasma
+  concentration of one infusion, or with ``--population N`` percentile bands of N virtual
+  patients; ``--plot FILE.svg|png`` draws it.
+
+Bad input is one line on stderr naming field, value and expectation, exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ketaclinic.cli.common import JSON_OPTION, emit, handles_errors
+from ketaclinic.domain.dosing import (
+    DEFAULT_PUMP_RESOLUTION_ML_PER_H,
+    BagPreparation,
+    DoseCalculation,
+    Preparation,
+    StockPreparation,
+    check_duration_min,
+    check_mg_per_kg,
+    compute_dose,
+)
+from ketaclinic.domain.drug_library import LimitEvaluation, LimitLevel, evaluate, limits_for
+from ketaclinic.domain.errors import InvalidInput
+from ketaclinic.domain.weight import check_plausibility, dosing_weight
+from ketaclinic.pk.landmarks import LANDMARKS
+from ketaclinic.pk.models import PkModel, get_model
+from ketaclinic.pk.population import PopulationResult, simulate_population
+from ketaclinic.pk.schedule import Schedule, time_grid
+from ketaclinic.pk.simulate import DISCLAIMER, SimulationResult, simulate
+
+if TYPE_CHECKING:
+    from ketaclinic.adapters.plots.concentration import PlotFormat
+
+DEFAULT_AFTER_INFUSION_MIN = 240.0  # 4 h of observation after the infusion, as in §5 benchmarks
+DEFAULT_STEP_S = 10.0
+PLOT_OPTION = typer.Option(None, "--plot", help="Write a figure: FILE.svg or FILE.png.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``dose`` and ``simulate`` to ``app``."""
+    app.command("dose", help="Dose, concentration and pump rate; enforces drug-library limits.")(
+        dose_command
+    )
+    app.command("simulate", help="Predicted plasma concentration of one infusion.")(
+        simulate_command
+    )
+
+
+@handles_errors
+def dose_command(
+    weight_kg: float = typer.Option(..., "--weight-kg", help="Measured body weight in kg."),
+    mg_per_kg: float = typer.Option(..., "--mg-per-kg", help="Ordered dose in mg/kg."),
+    minutes: float = typer.Option(..., "--minutes", help="Infusion duration in minutes."),
+    bag_ml: float | None = typer.Option(
+        None, "--bag-ml", help="Final bag volume in mL (drug included)."
+    ),
+    concentration_mg_per_ml: float | None = typer.Option(
+        None, "--concentration-mg-per-ml", help="Fixed concentration infused, mg/mL."
+    ),
+    basis: str = typer.Option("actual", "--basis", help="Weight basis: actual, ideal, adjusted."),
+    height_cm: float | None = typer.Option(None, "--height-cm", help="Height, for IBW/AdjBW."),
+    sex: str | None = typer.Option(None, "--sex", help="male or female, for IBW/AdjBW."),
+    protocol: str = typer.Option("default", "--protocol", help="Drug-library protocol id."),
+    previous_weight_kg: float | None = typer.Option(
+        None, "--previous-weight-kg", help="Weight at the previous visit, for plausibility."
+    ),
+    weight_confirmed: bool = typer.Option(
+        False, "--weight-confirmed", help="The weight was re-checked despite a finding."
+    ),
+    pump_resolution_ml_per_h: float = typer.Option(
+        DEFAULT_PUMP_RESOLUTION_ML_PER_H, "--pump-resolution-ml-per-h", help="Pump rate step."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    preparation = _preparation(bag_ml, concentration_mg_per_ml)
+    weight = dosing_weight(weight_kg, basis, height_cm=height_cm, sex=sex)
+    findings = check_plausibility(weight_kg, previous_weight_kg)
+    if findings and not weight_confirmed:
+        reasons = "; ".join(finding.message for finding in findings)
+        raise InvalidInput.for_field(
+            "weight_kg", weight_kg, f"a confirmed weight ({reasons}); pass --weight-confirmed"
+        )
+    limits = limits_for(protocol)
+    calculation = compute_dose(
+        weight, mg_per_kg, minutes, preparation, pump_resolution_ml_per_h=pump_resolution_ml_per_h
+    )
+    evaluation = evaluate(limits, calculation)
+    if evaluation.level is LimitLevel.HARD:
+        evaluation.require_permitted()  # raises LimitExceeded: no override exists
+    body = _dose_body(calculation, evaluation, [f.message for f in findings])
+
+    def human(console: Console) -> None:
+        table = Table(title=f"Dose ({escape(limits.title)})", show_header=False)
+        table.add_column("what")
+        table.add_column("value")
+        table.add_row("Weight basis", f"{weight.basis} ({weight.dosing_kg:.1f} kg)")
+        table.add_row("Dose", f"{calculation.dose_mg:.2f} mg")
+        table.add_row("Concentration", f"{calculation.concentration_mg_per_ml:.4g} mg/mL")
+        table.add_row("Volume to infuse", f"{calculation.volume_ml:.2f} mL")
+        table.add_row("Rate (exact)", f"{calculation.rate_ml_per_h:.3f} mL/h")
+        table.add_row("Pump rate", f"{calculation.pump_rate_ml_per_h:g} mL/h")
+        table.add_row("Residual dose error", f"{calculation.dose_error_mg:+.3f} mg")
+        table.add_row("Rate", f"{calculation.rate_mg_per_kg_per_h:.3g} mg/kg/h")
+        table.add_row("Limit", evaluation.level.value)
+        console.print(table)
+        for hit in evaluation.hits:
+            console.print(f"[yellow]soft limit:[/yellow] {escape(hit.message)}")
+        for warning in (*weight.warnings, *body["weight_findings"]):
+            console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+    emit(body, as_json=as_json, human=human)
+
+
+@handles_errors
+def simulate_command(
+    model: str = typer.Option(..., "--model", help="domino, clements, hijazi, kamp, herd, hornik"),
+    weight_kg: float = typer.Option(..., "--weight-kg", help="Body weight in kg."),
+    mg_per_kg: float = typer.Option(..., "--mg-per-kg", help="Dose in mg/kg."),
+    minutes: float = typer.Option(..., "--minutes", help="Infusion duration in minutes."),
+    horizon_min: float | None = typer.Option(
+        None, "--horizon-min", help="Minutes simulated from the start (default: infusion + 240)."
+    ),
+    step_s: float = typer.Option(DEFAULT_STEP_S, "--step-s", help="Grid step in seconds."),
+    population: int | None = typer.Option(
+        None, "--population", help="Number of virtual patients for percentile bands."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Random seed for --population."),
+    age_years: float | None = typer.Option(
+        None, "--age-years", help="Age, to check the model's validity range."
+    ),
+    plot: Path | None = PLOT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    chosen = get_model(model)
+    plot_format = _check_plot_path(plot) if plot is not None else None
+    check_mg_per_kg(mg_per_kg)
+    check_duration_min(minutes)
+    parameterised = chosen.parameters(weight_kg, age_years)
+    horizon = minutes + DEFAULT_AFTER_INFUSION_MIN if horizon_min is None else horizon_min
+    times = time_grid(horizon, step_s)
+    dose_mg = mg_per_kg * parameterised.params.weight_kg
+    schedule = Schedule.single_infusion(dose_mg, minutes)
+    body: dict[str, Any] = {
+        "model": chosen.name,
+        "model_title": chosen.title,
+        "citation": chosen.citation,
+        "provenance": chosen.provenance.label(),
+        "weight_kg": parameterised.params.weight_kg,
+        "dose_mg": dose_mg,
+        "minutes": minutes,
+        "warnings": list(parameterised.warnings),
+        "note": DISCLAIMER,
+    }
+    result: SimulationResult | None = None
+    bands: PopulationResult | None = None
+    if population is None:
+        result = simulate(parameterised.params, schedule, times)
+        body.update(_single_body(result, chosen))
+    else:
+        bands = simulate_population(parameterised.params, schedule, times, population, seed)
+        body.update(_population_body(bands))
+    if plot is not None and plot_format is not None:
+        from ketaclinic.adapters.plots.concentration import render_concentration_plot
+
+        image = render_concentration_plot(
+            curves=() if result is None else (result,), population=bands, fmt=plot_format
+        )
+        _write_plot(plot, image)
+        body["plot"] = str(plot)
+
+    def human(console: Console) -> None:
+        console.print(f"[bold]{escape(chosen.title)}[/bold], {weight_kg:g} kg, {dose_mg:.1f} mg")
+        console.print(f"over {minutes:g} min. {escape(chosen.citation)}")
+        if result is not None:
+            summary = result.summary()
+            console.print(
+                f"Cmax {summary.cmax_ng_per_ml:.1f} ng/mL at {summary.tmax_min:.1f} min; "
+                f"AUC {summary.auc_ng_min_per_ml:,.0f} ng·min/mL"
+            )
+        else:
+            cmax = body["cmax_percentiles_ng_per_ml"]
+            console.print(
+                f"{body['population']} virtual patients: Cmax 5/50/95 % "
+                f"{cmax['5']:.1f} / {cmax['50']:.1f} / {cmax['95']:.1f} ng/mL"
+            )
+        for warning in parameterised.warnings:
+            console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+        if plot is not None:
+            console.print(f"plot written to {escape(str(plot))}")
+        console.print(DISCLAIMER)
+
+    emit(body, as_json=as_json, human=human)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _preparation(bag_ml: float | None, concentration_mg_per_ml: float | None) -> Preparation:
+    if (bag_ml is None) == (concentration_mg_per_ml is None):
+        given = "both" if bag_ml is not None else "neither"
+        raise InvalidInput.for_field(
+            "bag_ml", given, "exactly one of --bag-ml or --concentration-mg-per-ml"
+        )
+    if bag_ml is not None:
+        return BagPreparation(bag_ml)
+    assert concentration_mg_per_ml is not None  # the check above leaves exactly one
+    return StockPreparation(concentration_mg_per_ml)
+
+
+def _dose_body(
+    calculation: DoseCalculation, evaluation: LimitEvaluation, findings: list[str]
+) -> dict[str, Any]:
+    weight = calculation.weight
+    return {
+        "dose_mg": calculation.dose_mg,
+        "concentration_mg_per_ml": calculation.concentration_mg_per_ml,
+        "volume_ml": calculation.volume_ml,
+        "rate_ml_per_h": calculation.rate_ml_per_h,
+        "rate_mg_per_kg_per_h": calculation.rate_mg_per_kg_per_h,
+        "limit": evaluation.level.value,
+        "pump_rate_ml_per_h": calculation.pump_rate_ml_per_h,
+        "pump_resolution_ml_per_h": calculation.pump_resolution_ml_per_h,
+        "pump_duration_min": calculation.pump_duration_min,
+        "dose_error_mg": calculation.dose_error_mg,
+        "dose_error_percent": calculation.dose_error_percent,
+        "weight_basis": weight.basis.value,
+        "dosing_weight_kg": weight.dosing_kg,
+        "actual_weight_kg": weight.actual_kg,
+        "ideal_weight_kg": weight.ideal_kg,
+        "adjusted_weight_kg": weight.adjusted_kg,
+        "weight_provenance": weight.provenance.label(),
+        "protocol": evaluation.protocol_id,
+        "limits_hit": [
+            {
+                "quantity": hit.quantity.value,
+                "value": hit.value,
+                "level": hit.level.value,
+                "limit": hit.bound.value,
+                "unit": hit.unit,
+                "provenance": hit.bound.provenance.label(),
+                "message": hit.message,
+            }
+            for hit in evaluation.hits
+        ],
+        "warnings": list(weight.warnings),
+        "weight_findings": findings,
+    }
+
+
+def _single_body(result: SimulationResult, model: PkModel) -> dict[str, Any]:
+    summary = result.summary(threshold_ng_per_ml=LANDMARKS[1].low_ng_per_ml)
+    body: dict[str, Any] = {
+        "times_min": _rounded(result.times_min, 4),
+        "plasma_ng_per_ml": _rounded(result.plasma_ng_per_ml, 3),
+        "cmax_ng_per_ml": summary.cmax_ng_per_ml,
+        "tmax_min": summary.tmax_min,
+        "auc_ng_min_per_ml": summary.auc_ng_min_per_ml,
+        "time_above_ng_per_ml": {f"{summary.threshold_ng_per_ml:g}": summary.time_above_min},
+    }
+    if result.effect_ng_per_ml is not None and model.ke0_provenance is not None:
+        body["effect_site_ng_per_ml"] = _rounded(result.effect_ng_per_ml, 3)
+        body["effect_site_note"] = f"assumed ke0 {model.ke0_per_min:g}/min, " + (
+            model.ke0_provenance.label()
+        )
+    return body
+
+
+def _population_body(bands: PopulationResult) -> dict[str, Any]:
+    cmax = np.sort(bands.cmax_ng_per_ml)
+    thresholds = sorted(
+        {lm.low_ng_per_ml for lm in LANDMARKS} | {lm.high_ng_per_ml for lm in LANDMARKS}
+    )
+    return {
+        "population": bands.n_patients,
+        "seed": bands.seed,
+        "cv": dict(bands.cv),
+        "cv_provenance": bands.cv_provenance.label(),
+        "times_min": _rounded(bands.times_min, 4),
+        "plasma_percentiles_ng_per_ml": {
+            f"{p:g}": _rounded(curve, 3) for p, curve in bands.bands_ng_per_ml.items()
+        },
+        "cmax_percentiles_ng_per_ml": {
+            f"{p:g}": float(np.percentile(cmax, p)) for p in bands.bands_ng_per_ml
+        },
+        "probability_peak_above_ng_per_ml": {
+            f"{c:g}": bands.probability_peak_above(c) for c in thresholds
+        },
+    }
+
+
+def _check_plot_path(path: Path) -> PlotFormat:
+    """Refuse a bad plot path before any work: unknown extension, or a directory we cannot
+    write into. matplotlib is imported here, only when a plot is asked for: it would add about
+    half a second to every command's start."""
+    from ketaclinic.adapters.plots.concentration import format_for_path
+
+    plot_format = format_for_path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise InvalidInput.for_field("plot", str(path), "a writable file path")
+    return plot_format
+
+
+def _write_plot(path: Path, image: bytes) -> None:
+    try:
+        path.write_bytes(image)
+    except OSError as error:
+        raise InvalidInput.for_field(
+            "plot", str(path), f"a writable file path ({error.strerror})"
+        ) from None
+
+
+def _rounded(values: np.ndarray, decimals: int) -> list[float]:
+    rounded: list[float] = np.round(values, decimals).tolist()
+    return rounded
