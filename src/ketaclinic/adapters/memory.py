@@ -328,5 +328,6 @@ class MemoryUnitOfWorkFactory:
     def __init__(self, store: MemoryStore | None = None) -> None:
         self.store = store or MemoryStore()
 
-    def __call__(self) -> MemoryUnitOfWork:
+    def __call__(self, *, readonly: bool = False) -> MemoryUnitOfWork:
+        del readonly  # the fake serialises every unit anyway
         return MemoryUnitOfWork(self.store)

@@ -147,7 +147,10 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
+    def __call__(self, *, readonly: bool = False) -> UnitOfWork:
+        """A new unit of work; ``readonly`` promises it will not write (it may then share
+        the database with writers more cheaply)."""
+        ...
 
 
 def sorted_measurements(items: Sequence[BodyMeasurement]) -> list[BodyMeasurement]:

@@ -45,7 +45,7 @@ def api_actor(
 ) -> Actor:
     if not token:
         raise NotAuthenticated("sign in first: send 'Authorization: Bearer <token>'")
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         principal = c.tokens.principal(uow, c.clock, token)
     request.state.principal = principal
     return Actor(principal, client_address(request))
@@ -55,7 +55,7 @@ def _session_principal(request: Request, c: Container) -> Principal | None:
     user_id = request.session.get("uid")
     if not isinstance(user_id, int):
         return None
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         user = uow.users.get(user_id)
         if user is None or not user.active:
             request.session.clear()

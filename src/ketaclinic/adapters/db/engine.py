@@ -2,7 +2,8 @@
 
 SQLite runs in WAL mode with a busy timeout, foreign keys on, and every transaction started with
 ``BEGIN IMMEDIATE``: nearly every transaction writes (reads of health data append to the audit
-trail), and taking the write lock up front avoids lock-upgrade failures under concurrency.
+trail), and taking the write lock up front avoids lock-upgrade failures under concurrency. A
+unit of work declared read-only (sign-in checks, menus) begins DEFERRED instead.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Set on a connection's ``info`` by a read-only unit of work: its transaction begins DEFERRED.
+READONLY_KEY = "ketaclinic.readonly"
 # synchronous=FULL: an acknowledged commit survives a power cut, not only a process crash.
 
 
@@ -62,4 +65,5 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        readonly = connection.info.get(READONLY_KEY, False)
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")

@@ -6,6 +6,7 @@ from typing import Self
 
 from sqlalchemy.engine import Connection, Engine
 
+from ketaclinic.adapters.db.engine import READONLY_KEY
 from ketaclinic.adapters.db.repositories import (
     SqlAuditLog,
     SqlPatientRepository,
@@ -26,14 +27,17 @@ class SqlUnitOfWork:
     Later capabilities add their repositories here, each bound to the same connection.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
         self.engine = engine
+        self.readonly = readonly
         self._conn: Connection | None = None
 
     def __enter__(self) -> Self:
         # The connection begins a transaction by itself on first use (SQLAlchemy autobegin), so
         # an idle unit of work holds no lock.
         conn = self.engine.connect()
+        # Read-only units begin deferred on SQLite, so they do not queue for the write lock.
+        conn.info[READONLY_KEY] = self.readonly
         self._conn = conn
         self.sites: SiteRepository = SqlSiteRepository(conn)
         self.users: UserRepository = SqlUserRepository(conn)
@@ -69,5 +73,5 @@ class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+    def __call__(self, *, readonly: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, readonly=readonly)

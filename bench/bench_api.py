@@ -1,0 +1,284 @@
+"""API under load, and what auditing every read costs (DESIGN.md §5).
+
+- Load: a clinic of 10,000 patients and 5,000,000 vital readings; 50 concurrent clients on
+  loopback request patient charts (`GET /api/v1/patients/{id}`) for a bounded time against real
+  `ketaclinic serve` processes — one on SQLite, two on PostgreSQL behind the same database (the
+  clients alternate between them). Reports p50/p95/p99 latency, throughput and errors.
+- Audit cost: the chart read service in-process, with the real hash-chained audit append versus
+  the same unit of work whose audit log discards entries; reports the throughput cost.
+
+Environment: set KETACLINIC_TEST_POSTGRES_URL for the PostgreSQL runs (skipped otherwise, and
+said so in the report). BENCH_API_SECONDS (default 20) bounds each load phase.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from ketaclinic.adapters.db import tables as t
+from ketaclinic.adapters.db.engine import make_engine, normalise_url
+
+PATIENTS = 10_000
+VITALS = int(os.environ.get("BENCH_API_VITALS", "5000000"))  # smaller only for trying it out
+CLIENTS = 50
+SECONDS = float(os.environ.get("BENCH_API_SECONDS", "20"))
+BIN = str(Path(sys.executable).with_name("ketaclinic"))
+SECRET = "bench-secret-" + "b" * 40
+TARGET_P99_MS = 100.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _seed(url: str, data_dir: Path) -> None:
+    """Demo clinic (users, sites) plus 10,000 patients and 5,000,000 readings, inserted in bulk."""
+    env = _env(url, data_dir)
+    subprocess.run([BIN, "demo", "--no-serve"], env=env, check=True, capture_output=True)
+    engine = make_engine(url)
+    rng = random.Random(7)
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        sites = list(conn.execute(sa.select(t.site.c.id)).scalars())
+        existing = conn.execute(sa.select(sa.func.count()).select_from(t.patient)).scalar() or 0
+        rows = [
+            {
+                "site_id": sites[i % len(sites)],
+                "mrn": f"LOAD-{i:06d}",
+                "given_name": "Load",
+                "family_name": f"Patient{i:05d}",
+                "birth_date": dt.date(1960 + i % 40, 1 + i % 12, 1 + i % 28),
+                "sex": "female" if i % 2 else "male",
+                "created_at": now,
+            }
+            for i in range(PATIENTS - existing)
+        ]
+        for start in range(0, len(rows), 5000):
+            conn.execute(t.patient.insert(), rows[start : start + 5000])
+        ids = list(conn.execute(sa.select(t.patient.c.id)).scalars())
+    kinds = ("heart_rate", "spo2", "bp_systolic", "bp_diastolic", "respiratory_rate")
+    batch: list[dict[str, object]] = []
+    with engine.begin() as conn:
+        for n in range(VITALS):
+            batch.append(
+                {
+                    "patient_id": ids[n % len(ids)],
+                    "kind": kinds[n % 5],
+                    "value": 60 + rng.random() * 40,
+                    "unit": "/min",
+                    "code": "8867-4",
+                    "observed_at": now - dt.timedelta(seconds=n),
+                    "source": "monitor",
+                    "flag": "",
+                    "recorded_at": now,
+                }
+            )
+            if len(batch) == 50_000:
+                conn.execute(t.vital_reading.insert(), batch)
+                batch.clear()
+        if batch:
+            conn.execute(t.vital_reading.insert(), batch)
+    engine.dispose()
+
+
+def _env(url: str, data_dir: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "KETACLINIC_DATABASE_URL": url,
+        "KETACLINIC_DATA_DIR": str(data_dir),
+        "KETACLINIC_SECRET_KEY": SECRET,
+        "KETACLINIC_ENVIRONMENT": "test",
+        "KETACLINIC_LOG_LEVEL": "WARNING",
+    }
+    return env
+
+
+def _serve(url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [BIN, "serve", "--port", str(port)],
+        env=_env(url, data_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+async def _load(bases: list[str], token: str, ids: list[int]) -> tuple[list[float], int, float]:
+    latencies: list[float] = []
+    errors = 0
+    stop_at = time.monotonic() + SECONDS
+    rng = random.Random(11)
+
+    async def client(n: int) -> None:
+        nonlocal errors
+        base = bases[n % len(bases)]
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as http:
+            while time.monotonic() < stop_at:
+                pid = rng.choice(ids)
+                started = time.perf_counter()
+                try:
+                    response = await http.get(f"/api/v1/patients/{pid}")
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += 0 if ok else 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(client(n) for n in range(CLIENTS)))
+    return latencies, errors, time.monotonic() - started
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def _run_load(url: str, data_dir: Path, processes: int) -> str:
+    servers = [_serve(url, data_dir) for _ in range(processes)]
+    try:
+        bases = [base for _, base in servers]
+        token = httpx.post(
+            f"{bases[0]}/api/v1/auth/token",
+            data={"username": "director.mia", "password": "demo-clinic-2026"},
+        ).json()["access_token"]
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            mia = conn.execute(sa.select(t.site.c.id).where(t.site.c.code == "MIA")).scalar()
+            ids = list(
+                conn.execute(sa.select(t.patient.c.id).where(t.patient.c.site_id == mia)).scalars()
+            )
+        engine.dispose()
+        latencies, errors, elapsed = asyncio.run(_load(bases, token, ids))
+    finally:
+        for process, _ in servers:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    p50, p95, p99 = (_percentile(latencies, p) for p in (50, 95, 99))
+    verdict = "meets" if p99 <= TARGET_P99_MS else "misses"
+    return (
+        f"| {'SQLite' if url.startswith('sqlite') else 'PostgreSQL'} | {processes} | "
+        f"{len(latencies) / elapsed:,.0f} | {p50:.1f} | {p95:.1f} | {p99:.1f} | {errors} | "
+        f"{verdict} ≤ {TARGET_P99_MS:.0f} ms |"
+    )
+
+
+def _audit_cost(url: str) -> str:
+    """Chart reads per second through the service, with and without the audit append."""
+    from ketaclinic.adapters.db.uow import SqlUnitOfWork
+    from ketaclinic.domain.people import Principal, Role
+    from ketaclinic.services.audit import Actor
+    from ketaclinic.services.patients import patient_chart
+    from ketaclinic.services.ports import SystemClock
+
+    class DiscardingAudit:
+        def append(self, record: object, at: object) -> None:
+            return None
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        sites = frozenset(conn.execute(sa.select(t.site.c.id)).scalars())
+        ids = list(conn.execute(sa.select(t.patient.c.id).limit(2000)).scalars())
+    actor = Actor(Principal(1, "bench", Role.DIRECTOR, sites), "127.0.0.1")
+    clock = SystemClock()
+
+    def rate(audited: bool) -> float:
+        n = 0
+        stop = time.perf_counter() + max(SECONDS / 2, 3)
+        while time.perf_counter() < stop:
+            with SqlUnitOfWork(engine) as uow:
+                if not audited:
+                    uow.audit = DiscardingAudit()  # type: ignore[assignment]
+                patient_chart(uow, clock, actor, ids[n % len(ids)])
+            n += 1
+        return n / max(SECONDS / 2, 3)
+
+    rate(True)  # warm up
+    without = statistics.mean(rate(False) for _ in range(2))
+    with_audit = statistics.mean(rate(True) for _ in range(2))
+    engine.dispose()
+    cost = 100 * (1 - with_audit / without)
+    verdict = "meets" if cost <= 10 else "misses"
+    engine_name = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
+    return (
+        f"| {engine_name} | {without:,.0f} | {with_audit:,.0f} | {cost:.1f} % | {verdict} ≤ 10 % |"
+    )
+
+
+def run() -> str:
+    work = Path(tempfile.mkdtemp(prefix="ketaclinic-bench-api-"))
+    lines = [
+        "## API under load and the cost of auditing",
+        "",
+        f"{PATIENTS:,} patients and {VITALS:,} vital readings; {CLIENTS} concurrent clients on "
+        f"loopback, {SECONDS:.0f} s per run, requesting random patient charts "
+        "(`GET /api/v1/patients/{id}`, every read audited). Peer: the target of DESIGN.md §5.",
+        "",
+        "| database | app processes | requests/s | p50 ms | p95 ms | p99 ms | errors | target |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    audit_lines = [
+        "",
+        "Audit cost: chart reads per second through the service in one process, with the "
+        "hash-chained audit append and with an audit log that discards entries.",
+        "",
+        "| database | reads/s without audit | reads/s with audit | cost | target |",
+        "|---|---|---|---|---|",
+    ]
+    try:
+        sqlite_url = f"sqlite:///{work / 'bench.sqlite3'}"
+        _seed(sqlite_url, work)
+        lines.append(_run_load(sqlite_url, work, 1))
+        audit_lines.append(_audit_cost(sqlite_url))
+        admin = os.environ.get("KETACLINIC_TEST_POSTGRES_URL", "")
+        if admin:
+            admin = normalise_url(admin)
+            name = f"ketaclinic_bench_{uuid.uuid4().hex[:8]}"
+            admin_engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+            with admin_engine.connect() as conn:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            pg_url = sa.engine.make_url(admin).set(database=name).render_as_string(False)
+            try:
+                _seed(pg_url, work / "pg")
+                lines.append(_run_load(pg_url, work / "pg", 2))
+                audit_lines.append(_audit_cost(pg_url))
+            finally:
+                with admin_engine.connect() as conn:
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                admin_engine.dispose()
+        else:
+            lines.append(
+                "| PostgreSQL | — | not run: KETACLINIC_TEST_POSTGRES_URL unset | | | | | |"
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return "\n".join(lines + audit_lines) + "\n"
