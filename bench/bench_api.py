@@ -100,7 +100,7 @@ def _seed(url: str, data_dir: Path) -> None:
 
 
 def _env(url: str, data_dir: Path) -> dict[str, str]:
-    env = {
+    return {
         **os.environ,
         "KETACLINIC_DATABASE_URL": url,
         "KETACLINIC_DATA_DIR": str(data_dir),
@@ -108,7 +108,6 @@ def _env(url: str, data_dir: Path) -> dict[str, str]:
         "KETACLINIC_ENVIRONMENT": "test",
         "KETACLINIC_LOG_LEVEL": "WARNING",
     }
-    return env
 
 
 def _serve(url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
