@@ -22,6 +22,12 @@ settings.load_profile("ketaclinic")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last (see tests/e2e/browser/conftest.py)."""
+    del config
+    items.sort(key=lambda item: "/e2e/browser/" in str(item.path))
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not IN_CI:

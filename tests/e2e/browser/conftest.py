@@ -78,8 +78,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     container.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[object]:
+    """Module-scoped: Playwright's sync API keeps an event loop running in the main thread
+    while it is open, and tests elsewhere use ``asyncio.run``; browser tests also run last."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
