@@ -39,6 +39,15 @@ ACCEPTED_VOLUME_ML = (1.0, 1000.0)
 ACCEPTED_STOCK_MG_PER_ML = (0.0, 100.0)  # exclusive lower bound
 ACCEPTED_PUMP_RESOLUTION_ML_PER_H = (0.0, 10.0)  # exclusive lower bound
 DEFAULT_PUMP_RESOLUTION_ML_PER_H = 0.1  # design: a common volumetric pump step
+# Smallest values accepted as real input (design): anything positive below these is a typing
+# error (and tiny divisors would overflow the volume, rate or rounding).
+TYPING_ERROR_FLOORS = {
+    "mg_per_kg": 0.001,
+    "duration_min": 1.0,
+    "stock_mg_per_ml": 0.001,
+    "concentration_mg_per_ml": 0.001,
+    "pump_resolution_ml_per_h": 0.001,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,3 +230,8 @@ def _check_open_range(field: str, value: float, bounds: tuple[float, float], uni
     low, high = bounds
     if not _is_number(value) or not (low < value <= high):
         raise InvalidInput.for_field(field, value, f"more than {low:g} and at most {high:g} {unit}")
+    floor = TYPING_ERROR_FLOORS.get(field)
+    if floor is not None and value < floor:
+        # Positive but far below anything real: a typing error, and a value that would make
+        # the volume, the rate or the rounding overflow downstream.
+        raise InvalidInput.for_field(field, value, f"at least {floor:g} {unit}")

@@ -178,7 +178,8 @@ def time_grid(horizon_min: float, step_s: float) -> FloatArray:
         )
     # The small allowance keeps the last point when horizon/step is whole but not exactly so
     # in binary (e.g. 280 min at 0.1 s).
-    steps = math.floor(horizon_min * 60.0 / step_s + 1e-9)
+    ratio = horizon_min * 60.0 / step_s
+    steps = math.floor(ratio + 1e-9) if math.isfinite(ratio) and ratio < MAX_POINTS else MAX_POINTS
     if steps + 1 > MAX_POINTS:
         raise InvalidInput.for_field(
             "step_s",
