@@ -46,7 +46,7 @@ TYPING_ERROR_FLOORS = {
     "duration_min": 1.0,
     "stock_mg_per_ml": 0.001,
     "concentration_mg_per_ml": 0.001,
-    "pump_resolution_ml_per_h": 0.001,
+    "pump_resolution_ml_per_h": 1e-6,
 }
 
 
