@@ -2,9 +2,9 @@
 generated inputs — no 5xx, and every response matches the documented schema.
 
 Calls carry a valid bearer token (a nurse of site MIA), so generated input reaches the handlers
-rather than stopping at authentication. Schemathesis's ``positive_data_acceptance`` check is
-left out on purpose: schema-valid input that breaks a clinical or uniqueness rule (a hard
-limit, a duplicate MRN) is correctly answered 4xx. Operations are driven one by one from the loaded schema
+rather than stopping at authentication. Schemathesis's ``positive_data_acceptance`` check
+is left out on purpose: schema-valid input that breaks a clinical or uniqueness rule (a
+hard limit, a duplicate MRN) is correctly answered 4xx. Operations are driven one by one from the loaded schema
 (``get_all_operations``), each as its own Hypothesis run.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from schemathesis.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
 
 from ketaclinic.web.app import create_app
 
@@ -42,8 +42,9 @@ def test_api_never_errors_and_matches_its_schema(demo, token_for) -> None:
             database=None,
         )
         def run(case) -> None:
-            case.call_and_validate(  # noqa: B023 - run() is called at once
-                headers=used, excluded_checks=[positive_data_acceptance]
+            case.call_and_validate(
+                headers=used,  # noqa: B023 - run() is called at once, inside this iteration
+                excluded_checks=[positive_data_acceptance],
             )
 
         run()
