@@ -4,8 +4,8 @@ generated inputs — no 5xx, and every response matches the documented schema.
 Calls carry a valid bearer token (a nurse of site MIA), so generated input reaches the handlers
 rather than stopping at authentication. Schemathesis's ``positive_data_acceptance`` check
 is left out on purpose: schema-valid input that breaks a clinical or uniqueness rule (a
-hard limit, a duplicate MRN) is correctly answered 4xx. Operations are driven one by one from the loaded schema
-(``get_all_operations``), each as its own Hypothesis run.
+hard limit, a duplicate MRN) is correctly answered 4xx. Operations are driven one by one
+from the loaded schema (``get_all_operations``), each as its own Hypothesis run.
 """
 
 from __future__ import annotations
