@@ -127,6 +127,11 @@ class NewPatient:
             value: str = getattr(self, name)
             if not value.strip() or len(value) > NAME_MAX:
                 raise InvalidInput.for_field(name, value, f"1–{NAME_MAX} characters")
+        for name in ("given_name", "family_name", "email", "phone"):
+            if any(ord(ch) < 32 for ch in getattr(self, name)):
+                raise InvalidInput.for_field(
+                    name, getattr(self, name), "text without control characters"
+                )
         if self.preferred_language not in {"en", "es"}:
             raise InvalidInput.for_field("preferred_language", self.preferred_language, "en or es")
         if len(self.email) > 254 or (self.email and "@" not in self.email):

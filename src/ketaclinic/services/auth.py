@@ -82,7 +82,8 @@ def authenticate(
     """The staff member, if the credentials are right and the account is neither locked nor
     inactive. Commits the login-state change and its audit entry either way."""
     now = clock.now()
-    user = uow.users.by_username(username.strip().lower()) if len(username) <= 64 else None
+    plausible = len(username) <= 64 and username.isprintable()
+    user = uow.users.by_username(username.strip().lower()) if plausible else None
     if user is None:
         passwords.burn(password)
         _refuse(uow, clock, client, None, "unknown user")

@@ -39,6 +39,11 @@ SECURITY_HEADERS = {
 }
 
 
+def _has_nul(request: Request) -> bool:
+    query = request.scope.get("query_string", b"")
+    return b"%00" in query.lower() or b"\x00" in query or "\x00" in request.url.path
+
+
 def route_template(request: Request) -> str:
     """The request path with path parameters put back as ``{name}``: ids never reach the log
     as values, and the query string (which may hold an MRN) is left out entirely."""
@@ -78,7 +83,11 @@ def create_app(container: Container) -> FastAPI:
         request_id = request.headers.get("x-request-id", "")[:64] or secrets.token_hex(8)
         request.state.request_id = request_id
         started = time.perf_counter()
-        response = await call_next(request)
+        if _has_nul(request):
+            # No text we store or search may hold a NUL (PostgreSQL refuses it); say so plainly.
+            response = errors.nul_response(request)
+        else:
+            response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if settings.is_production:

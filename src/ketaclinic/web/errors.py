@@ -99,6 +99,12 @@ def describe_validation(exc: RequestValidationError) -> tuple[str, str | None]:
     return f"{field or 'request'}: {got}{message.lower()}{more}", field
 
 
+def nul_response(request: Request) -> Response:
+    return _render(
+        request, 422, "invalid_input", "query: contains a NUL character, which is never valid", None
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(KetaclinicError)
     async def _domain(request: Request, exc: KetaclinicError) -> Response:

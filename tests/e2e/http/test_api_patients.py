@@ -129,3 +129,20 @@ def test_the_openapi_document_is_served(client) -> None:
     spec = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/patients" in spec["paths"]
     assert "/api/v1/auth/token" in spec["paths"]
+
+
+def test_a_nul_character_anywhere_is_bad_input_not_a_server_error(client, token_for) -> None:
+    headers = token_for("nurse.mia")
+    assert client.get("/api/v1/patients?q=%00", headers=headers).status_code == 422
+    body = {**NEW, "given_name": "Iris\u0000"}
+    response = client.post("/api/v1/patients", json=body, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "given_name"
+    assert (
+        client.post(
+            "/api/v1/patients", json={**NEW, "site": "M\u0000A"}, headers=headers
+        ).status_code
+        == 422
+    )
+    token = client.post("/api/v1/auth/token", data={"username": "nurse\u0000", "password": "x"})
+    assert token.status_code == 401

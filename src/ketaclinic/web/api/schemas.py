@@ -80,8 +80,10 @@ class PatientPage(BaseModel):
 class PatientIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    site: str = Field(min_length=2, max_length=10, description="site code, e.g. MIA")
-    mrn: str = Field(min_length=1, max_length=32)
+    site: str = Field(
+        min_length=2, max_length=10, pattern=r"^[A-Za-z0-9]+$", description="site code, e.g. MIA"
+    )
+    mrn: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9\-_.]*$")
     given_name: str = Field(min_length=1, max_length=100)
     family_name: str = Field(min_length=1, max_length=100)
     birth_date: dt.date
