@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	$(BIN)/ketaclinic demo --hl7-port 2575
 
-## make test: the whole suite (lint, types, architecture, then pytest)
+## make test: the whole suite (lint, types, architecture, then pytest on every core; each test
+## file stays on one worker, so module-scoped fixtures such as the browser are made once)
 test: $(STAMP) lint typecheck
-	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=80
+	$(BIN)/python -m pytest -n auto --dist loadfile \
+		--cov --cov-report=term:skip-covered --cov-fail-under=80
 
 ## make check: what CI runs
 check: test

@@ -105,6 +105,44 @@ def pg_template() -> Iterator[str]:
     admin_engine.dispose()
 
 
+def _load_demo(url: str, data_dir: Path) -> None:
+    from ketaclinic.bootstrap import build
+    from ketaclinic.services import demo as demo_svc
+
+    c = build(make_settings(url, data_dir), fast_password_hashing=True)
+    with c.uow() as uow:
+        demo_svc.load(uow, c.clock, c.passwords)
+        uow.commit()
+    c.dispose()
+
+
+# The demo clinic takes seconds to load; the many tests that start from it copy a database that
+# holds it, loaded once per session on each engine (its times are relative to the session's
+# start, minutes ago at most).
+@pytest.fixture(scope="session")
+def sqlite_demo_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sqlite-demo-template")
+    path = folder / "demo.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    _load_demo(f"sqlite:///{path}", folder / "data")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_demo_template(pg_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    admin = _pg_admin_url()
+    assert admin is not None
+    name = f"ketaclinic_demo_{uuid.uuid4().hex[:10]}"
+    admin_engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    _load_demo(_with_database(admin, name), tmp_path_factory.mktemp("pg-demo-template"))
+    yield name
+    with admin_engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin_engine.dispose()
+
+
 @pytest.fixture
 def fresh_pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """An empty, un-migrated PostgreSQL database for this test."""
@@ -126,13 +164,17 @@ def provision_db(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[st
     """A function that makes a migrated, empty database of a kind ("sqlite" or "postgres") for
     this test and drops it afterwards."""
 
-    def make(kind: str) -> str:
+    def make(kind: str, *, with_demo: bool = False) -> str:
         if kind == "sqlite":
-            template: Path = request.getfixturevalue("sqlite_template")
+            template: Path = request.getfixturevalue(
+                "sqlite_demo_template" if with_demo else "sqlite_template"
+            )
             target = tmp_path / f"test-{uuid.uuid4().hex[:6]}.sqlite3"
             shutil.copyfile(template, target)
             return f"sqlite:///{target}"
-        template_name: str = request.getfixturevalue("pg_template")
+        template_name: str = request.getfixturevalue(
+            "pg_demo_template" if with_demo else "pg_template"
+        )
         admin = _pg_admin_url()
         assert admin is not None
         name = f"ketaclinic_t_{uuid.uuid4().hex[:12]}"
@@ -152,9 +194,10 @@ def provision_db(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[st
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, provision_db: Callable[[str], str]) -> str:
-    """A migrated, empty database on each engine."""
-    return provision_db(request.param)
+def db_url(request: pytest.FixtureRequest, provision_db: Callable[..., str]) -> str:
+    """A migrated database on each engine: empty, or holding the demo clinic when the test
+    asks for ``demo`` (or ``client``, which builds on it)."""
+    return provision_db(request.param, with_demo="demo" in request.fixturenames)
 
 
 TEST_SECRET = "test-secret-key-" + "x" * 40
@@ -183,12 +226,8 @@ def container(db_url: str, tmp_path: Path) -> Iterator[object]:
 
 @pytest.fixture
 def demo(container: object) -> object:
-    """The demo clinic loaded into this test's database."""
-    from ketaclinic.services import demo as demo_svc
-
-    with container.uow() as uow:
-        demo_svc.load(uow, container.clock, container.passwords)
-        uow.commit()
+    """The container on this test's database, which holds the demo clinic (``db_url`` copies
+    it from a template loaded once per session)."""
     return container
 
 

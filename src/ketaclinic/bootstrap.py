@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from ketaclinic.adapters.db.engine import make_engine
 from ketaclinic.adapters.db.uow import SqlUnitOfWorkFactory
+from ketaclinic.adapters.notify.smtp import EXTRAS_KEY, build_notifier
 from ketaclinic.config import Settings
 from ketaclinic.services.auth import LoginPolicy, Passwords, Tokens
 from ketaclinic.services.ports import Clock, SystemClock, UnitOfWorkFactory
@@ -63,4 +64,5 @@ def build(
             max_failures=settings.login_max_failures,
             lockout=dt.timedelta(seconds=settings.login_lockout_s),
         ),
+        extras={EXTRAS_KEY: build_notifier(settings)},
     )

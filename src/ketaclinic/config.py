@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_KEY_LENGTH = 32
+DEFAULT_CHAIR_SWEEP_S = 15.0  # design: NIBP-overdue granularity well under a minute
 
 
 class Environment(StrEnum):
@@ -48,6 +49,15 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_starttls: bool = False
 
+    # The infusion chair's background sweep (NIBP overdue, escalation of unacknowledged alerts
+    # and the e-mails that tell people of it; docs/chair.md). Seconds between sweeps; 0 turns it
+    # off; unset means every 15 s, except in the test environment, where it is off unless a test
+    # asks for it (design).
+    chair_sweep_s: float | None = Field(default=None, ge=0, le=3600)
+    # Minutes an unacknowledged clinical alert waits before each escalation level (design
+    # default 2 min, domain/alerts.py DEFAULT_RULES; REFERENCE.md §5 has no published figure).
+    alert_escalate_after_min: float = Field(default=2.0, gt=0, le=240)
+
     log_level: str = "INFO"
     # The zone of times that bedside monitors send without a UTC offset (HL7 TS without "+hhmm").
     timezone: str = "UTC"
@@ -74,6 +84,13 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
+
+    @property
+    def effective_chair_sweep_s(self) -> float:
+        """Seconds between the chair's background sweeps; 0 when it is off."""
+        if self.chair_sweep_s is not None:
+            return self.chair_sweep_s
+        return 0.0 if self.environment is Environment.TEST else DEFAULT_CHAIR_SWEEP_S
 
     @property
     def effective_database_url(self) -> str:

@@ -14,6 +14,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Self
 
+from ketaclinic.adapters.memory_chair import ChairState, MemoryChairRepository
+from ketaclinic.adapters.memory_dosing import DosingState, MemoryDosingRepository
+from ketaclinic.adapters.memory_intake import (
+    IntakeState,
+    MemoryIntakeRepository,
+    MemoryLeadRepository,
+    MemoryScheduleRepository,
+)
+from ketaclinic.adapters.memory_interop import ExtraSections, MemoryRecordReader
+from ketaclinic.adapters.memory_mbc import (
+    MbcState,
+    MemoryContentPackRepository,
+    MemoryInfusionHistory,
+    MemoryLinkRepository,
+    MemoryResponseRepository,
+    MemorySafetyTaskRepository,
+    MemorySelfReportScheduleRepository,
+)
+from ketaclinic.adapters.memory_settings import MemoryClinicSettingRepository, SettingsState
+from ketaclinic.adapters.memory_visit_links import MemoryVisitLinkRepository, VisitLinkState
 from ketaclinic.domain.audit import GENESIS, AuditEntry, AuditRecord, seal
 from ketaclinic.domain.errors import Conflict
 from ketaclinic.domain.people import (
@@ -25,12 +45,30 @@ from ketaclinic.domain.people import (
     Site,
     StaffUser,
 )
+from ketaclinic.services.chair_ports import ChairRepository
+from ketaclinic.services.chair_visit_ports import VisitLinkRepository
+from ketaclinic.services.dosing_ports import DosingRepository
+from ketaclinic.services.intake_ports import (
+    IntakeRepository,
+    LeadRepository,
+    ScheduleRepository,
+)
+from ketaclinic.services.interop_ports import RecordReader
+from ketaclinic.services.mbc_ports import (
+    ContentPackRepository,
+    InfusionHistoryReader,
+    ResponseRepository,
+    SafetyTaskRepository,
+    SelfReportLinkRepository,
+    SelfReportScheduleRepository,
+)
 from ketaclinic.services.ports import (
     AuditLog,
     PatientRepository,
     SiteRepository,
     UserRepository,
 )
+from ketaclinic.services.settings_ports import ClinicSettingRepository
 
 
 @dataclass
@@ -59,6 +97,13 @@ class MemoryStore:
     patients: dict[int, Patient] = field(default_factory=dict)
     measurements: list[BodyMeasurement] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
+    mbc: MbcState = field(default_factory=MbcState)
+    intake: IntakeState = field(default_factory=IntakeState)
+    chair_state: ChairState = field(default_factory=ChairState)
+    dosing: DosingState = field(default_factory=DosingState)
+    interop: ExtraSections = field(default_factory=ExtraSections)
+    visit_links: VisitLinkState = field(default_factory=VisitLinkState)
+    clinic_settings: SettingsState = field(default_factory=SettingsState)
     next_id: int = 1
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -77,6 +122,12 @@ class MemoryStore:
             patients=dict(self.patients),
             measurements=list(self.measurements),
             audit=list(self.audit),
+            mbc=copy.deepcopy(self.mbc),
+            intake=copy.deepcopy(self.intake),
+            chair_state=copy.deepcopy(self.chair_state),
+            dosing=copy.deepcopy(self.dosing),
+            visit_links=copy.deepcopy(self.visit_links),
+            clinic_settings=copy.deepcopy(self.clinic_settings),
             next_id=self.next_id,
         )
 
@@ -238,6 +289,13 @@ class MemoryPatientRepository:
     def count(self, site_ids: frozenset[int]) -> int:
         return sum(1 for p in self.store.patients.values() if p.site_id in site_ids)
 
+    def set_preferred_language(self, patient_id: int, language: str) -> bool:
+        found = self.store.patients.get(patient_id)
+        if found is None:
+            return False
+        self.store.patients[patient_id] = replace(found, preferred_language=language)
+        return True
+
     def add_measurement(self, measurement: BodyMeasurement) -> BodyMeasurement:
         stored = replace(measurement, id=self.store.new_id())
         self.store.measurements.append(stored)
@@ -293,6 +351,22 @@ class MemoryUnitOfWork:
         self.users: UserRepository = MemoryUserRepository(self.store)
         self.patients: PatientRepository = MemoryPatientRepository(self.store)
         self.audit: AuditLog = MemoryAuditLog(self.store)
+        self.responses: ResponseRepository = MemoryResponseRepository(self.store)
+        self.safety_tasks: SafetyTaskRepository = MemorySafetyTaskRepository(self.store)
+        self.content_packs: ContentPackRepository = MemoryContentPackRepository(self.store)
+        self.self_report_links: SelfReportLinkRepository = MemoryLinkRepository(self.store)
+        self.self_report_schedules: SelfReportScheduleRepository = (
+            MemorySelfReportScheduleRepository(self.store)
+        )
+        self.infusion_history: InfusionHistoryReader = MemoryInfusionHistory(self.store)
+        self.leads: LeadRepository = MemoryLeadRepository(self.store)
+        self.intake: IntakeRepository = MemoryIntakeRepository(self.store)
+        self.schedule: ScheduleRepository = MemoryScheduleRepository(self.store)
+        self.chair: ChairRepository = MemoryChairRepository(self.store)
+        self.dosing: DosingRepository = MemoryDosingRepository(self.store)
+        self.records: RecordReader = MemoryRecordReader(self.store)
+        self.visit_links: VisitLinkRepository = MemoryVisitLinkRepository(self.store)
+        self.clinic_settings: ClinicSettingRepository = MemoryClinicSettingRepository(self.store)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -318,6 +392,12 @@ class MemoryUnitOfWork:
             "patients",
             "measurements",
             "audit",
+            "mbc",
+            "intake",
+            "chair_state",
+            "dosing",
+            "visit_links",
+            "clinic_settings",
             "next_id",
         ):
             setattr(self.store, name, copy.copy(getattr(snap, name)))

@@ -21,6 +21,8 @@ from ketaclinic import logs
 from ketaclinic.bootstrap import Container, build
 from ketaclinic.cli import hl7 as hl7_cli
 from ketaclinic.cli import intake as intake_cli
+from ketaclinic.cli import interop as interop_cli
+from ketaclinic.cli import mbc as mbc_cli
 from ketaclinic.cli import pk as pk_cli
 from ketaclinic.cli import scoring as scoring_cli
 from ketaclinic.cli.common import JSON_OPTION, console, emit, fail, handles_errors
@@ -54,6 +56,8 @@ scoring_cli.register(app)
 intake_cli.register(app)
 hl7_cli.register(app)
 pk_cli.register(app)
+interop_cli.register(app)
+mbc_cli.register(app)  # after scoring_cli: adds "load" to its "instruments" group
 
 log = logging.getLogger("ketaclinic.cli")
 
@@ -136,6 +140,22 @@ def user_add(
         result,
         as_json=as_json,
         human=lambda out: out.print(f"created {user.username} ({user.role.label})"),
+    )
+
+
+@user_app.command("unlock")
+@handles_errors
+def user_unlock(username: str, as_json: bool = JSON_OPTION) -> None:
+    """Lift a sign-in lockout now (check with the person first that the failures were theirs)."""
+    c = _container()
+    _upgrade(c)
+    with c.uow() as uow:
+        user = staff.unlock_user(uow, c.clock, SYSTEM, username)
+        uow.commit()
+    emit(
+        {"id": user.id, "username": user.username, "unlocked": True},
+        as_json=as_json,
+        human=lambda out: out.print(f"unlocked {user.username}"),
     )
 
 
@@ -313,6 +333,7 @@ def _serve(c: Container, host: str, port: int, hl7_port: int | None) -> None:
 
     import uvicorn
 
+    from ketaclinic.adapters.db.events_chair import chair_events
     from ketaclinic.adapters.db.monitor_sink import DatabaseSink
     from ketaclinic.adapters.hl7.server import serve_mllp
     from ketaclinic.web.app import create_app
@@ -321,12 +342,20 @@ def _serve(c: Container, host: str, port: int, hl7_port: int | None) -> None:
         listener = None
         if hl7_port is not None:
             listener = await serve_mllp(
-                host, hl7_port, DatabaseSink(c.engine), config=_listener_config(c)
+                host,
+                hl7_port,
+                DatabaseSink(c.engine, on_change=chair_events(c).publish),
+                config=_listener_config(c),
             )
             console.print(f"HL7 MLLP listener on [bold]{host}:{hl7_port}[/bold]")
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(c), host=host, port=port, log_level="warning", access_log=False
+                create_app(c),
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=5,  # open chair-board streams must not block a stop
             )
         )
         try:
@@ -344,25 +373,27 @@ def hl7_listen(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="MLLP port")] = 2575,
 ) -> None:
-    """Run only the HL7 MLLP listener for bedside monitors (no web app)."""
+    """Run only the HL7 MLLP listener for bedside monitors (no web app), with the chair's
+    background sweep (NIBP overdue, alert escalation and its e-mails)."""
+    from ketaclinic.adapters import chair_sweeper
     from ketaclinic.adapters.db import migrate
     from ketaclinic.adapters.db.monitor_sink import DatabaseSink
-    from ketaclinic.adapters.hl7.server import run_listener
+    from ketaclinic.adapters.hl7.server import MllpListener, run_listener
 
     c = _container()
     if not migrate.is_up_to_date(c.engine):
         raise KetaclinicError(
             "the database schema is not up to date: run 'ketaclinic db upgrade' first"
         )
-    run_listener(
-        host,
-        port,
-        DatabaseSink(c.engine),
-        config=_listener_config(c),
-        on_ready=lambda _listener: console.print(
-            f"HL7 MLLP listener on [bold]{host}:{port}[/bold]"
-        ),
-    )
+    # Kept here so the task is not garbage-collected; the listener's event loop cancels it
+    # when it ends.
+    sweeping: list[object] = []
+
+    def ready(_listener: MllpListener) -> None:
+        console.print(f"HL7 MLLP listener on [bold]{host}:{port}[/bold]")
+        sweeping.append(chair_sweeper.start(c))
+
+    run_listener(host, port, DatabaseSink(c.engine), config=_listener_config(c), on_ready=ready)
 
 
 def main() -> None:

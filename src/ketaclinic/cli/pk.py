@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -29,21 +28,25 @@ from ketaclinic.cli.common import JSON_OPTION, emit, handles_errors
 from ketaclinic.domain.dosing import (
     DEFAULT_PUMP_RESOLUTION_ML_PER_H,
     BagPreparation,
-    DoseCalculation,
     Preparation,
     StockPreparation,
     check_duration_min,
     check_mg_per_kg,
     compute_dose,
 )
-from ketaclinic.domain.drug_library import LimitEvaluation, LimitLevel, evaluate, limits_for
+from ketaclinic.domain.drug_library import LimitLevel, evaluate, limits_for
 from ketaclinic.domain.errors import InvalidInput
 from ketaclinic.domain.weight import check_plausibility, dosing_weight
-from ketaclinic.pk.landmarks import LANDMARKS
-from ketaclinic.pk.models import PkModel, get_model
+from ketaclinic.pk.models import get_model
 from ketaclinic.pk.population import PopulationResult, simulate_population
 from ketaclinic.pk.schedule import Schedule, time_grid
 from ketaclinic.pk.simulate import DISCLAIMER, SimulationResult, simulate
+from ketaclinic.services.dosing_json import (
+    dose_body,
+    population_body,
+    simulation_header,
+    single_body,
+)
 
 if TYPE_CHECKING:
     from ketaclinic.adapters.plots.concentration import PlotFormat
@@ -104,7 +107,7 @@ def dose_command(
     evaluation = evaluate(limits, calculation)
     if evaluation.level is LimitLevel.HARD:
         evaluation.require_permitted()  # raises LimitExceeded: no override exists
-    body = _dose_body(calculation, evaluation, [f.message for f in findings])
+    body = dose_body(calculation, evaluation, [f.message for f in findings])
 
     def human(console: Console) -> None:
         table = Table(title=f"Dose ({escape(limits.title)})", show_header=False)
@@ -157,25 +160,17 @@ def simulate_command(
     times = time_grid(horizon, step_s)
     dose_mg = mg_per_kg * parameterised.params.weight_kg
     schedule = Schedule.single_infusion(dose_mg, minutes)
-    body: dict[str, Any] = {
-        "model": chosen.name,
-        "model_title": chosen.title,
-        "citation": chosen.citation,
-        "provenance": chosen.provenance.label(),
-        "weight_kg": parameterised.params.weight_kg,
-        "dose_mg": dose_mg,
-        "minutes": minutes,
-        "warnings": list(parameterised.warnings),
-        "note": DISCLAIMER,
-    }
+    body = simulation_header(
+        chosen, parameterised.params.weight_kg, dose_mg, minutes, parameterised.warnings
+    )
     result: SimulationResult | None = None
     bands: PopulationResult | None = None
     if population is None:
         result = simulate(parameterised.params, schedule, times)
-        body.update(_single_body(result, chosen))
+        body.update(single_body(result, chosen))
     else:
         bands = simulate_population(parameterised.params, schedule, times, population, seed)
-        body.update(_population_body(bands))
+        body.update(population_body(bands))
     if plot is not None and plot_format is not None:
         from ketaclinic.adapters.plots.concentration import render_concentration_plot
 
@@ -224,87 +219,6 @@ def _preparation(bag_ml: float | None, concentration_mg_per_ml: float | None) ->
     return StockPreparation(concentration_mg_per_ml)
 
 
-def _dose_body(
-    calculation: DoseCalculation, evaluation: LimitEvaluation, findings: list[str]
-) -> dict[str, Any]:
-    weight = calculation.weight
-    return {
-        "dose_mg": calculation.dose_mg,
-        "concentration_mg_per_ml": calculation.concentration_mg_per_ml,
-        "volume_ml": calculation.volume_ml,
-        "rate_ml_per_h": calculation.rate_ml_per_h,
-        "rate_mg_per_kg_per_h": calculation.rate_mg_per_kg_per_h,
-        "limit": evaluation.level.value,
-        "pump_rate_ml_per_h": calculation.pump_rate_ml_per_h,
-        "pump_resolution_ml_per_h": calculation.pump_resolution_ml_per_h,
-        "pump_duration_min": calculation.pump_duration_min,
-        "dose_error_mg": calculation.dose_error_mg,
-        "dose_error_percent": calculation.dose_error_percent,
-        "weight_basis": weight.basis.value,
-        "dosing_weight_kg": weight.dosing_kg,
-        "actual_weight_kg": weight.actual_kg,
-        "ideal_weight_kg": weight.ideal_kg,
-        "adjusted_weight_kg": weight.adjusted_kg,
-        "weight_provenance": weight.provenance.label(),
-        "protocol": evaluation.protocol_id,
-        "limits_hit": [
-            {
-                "quantity": hit.quantity.value,
-                "value": hit.value,
-                "level": hit.level.value,
-                "limit": hit.bound.value,
-                "unit": hit.unit,
-                "provenance": hit.bound.provenance.label(),
-                "message": hit.message,
-            }
-            for hit in evaluation.hits
-        ],
-        "warnings": list(weight.warnings),
-        "weight_findings": findings,
-    }
-
-
-def _single_body(result: SimulationResult, model: PkModel) -> dict[str, Any]:
-    summary = result.summary(threshold_ng_per_ml=LANDMARKS[1].low_ng_per_ml)
-    body: dict[str, Any] = {
-        "times_min": _rounded(result.times_min, 4),
-        "plasma_ng_per_ml": _rounded(result.plasma_ng_per_ml, 3),
-        "cmax_ng_per_ml": summary.cmax_ng_per_ml,
-        "tmax_min": summary.tmax_min,
-        "auc_ng_min_per_ml": summary.auc_ng_min_per_ml,
-        "time_above_ng_per_ml": {f"{summary.threshold_ng_per_ml:g}": summary.time_above_min},
-    }
-    if result.effect_ng_per_ml is not None and model.ke0_provenance is not None:
-        body["effect_site_ng_per_ml"] = _rounded(result.effect_ng_per_ml, 3)
-        body["effect_site_note"] = f"assumed ke0 {model.ke0_per_min:g}/min, " + (
-            model.ke0_provenance.label()
-        )
-    return body
-
-
-def _population_body(bands: PopulationResult) -> dict[str, Any]:
-    cmax = np.sort(bands.cmax_ng_per_ml)
-    thresholds = sorted(
-        {lm.low_ng_per_ml for lm in LANDMARKS} | {lm.high_ng_per_ml for lm in LANDMARKS}
-    )
-    return {
-        "population": bands.n_patients,
-        "seed": bands.seed,
-        "cv": dict(bands.cv),
-        "cv_provenance": bands.cv_provenance.label(),
-        "times_min": _rounded(bands.times_min, 4),
-        "plasma_percentiles_ng_per_ml": {
-            f"{p:g}": _rounded(curve, 3) for p, curve in bands.bands_ng_per_ml.items()
-        },
-        "cmax_percentiles_ng_per_ml": {
-            f"{p:g}": float(np.percentile(cmax, p)) for p in bands.bands_ng_per_ml
-        },
-        "probability_peak_above_ng_per_ml": {
-            f"{c:g}": bands.probability_peak_above(c) for c in thresholds
-        },
-    }
-
-
 def _check_plot_path(path: Path) -> PlotFormat:
     """Refuse a bad plot path before any work: unknown extension, or a directory we cannot
     write into. matplotlib is imported here, only when a plot is asked for: it would add about
@@ -325,8 +239,3 @@ def _write_plot(path: Path, image: bytes) -> None:
         raise InvalidInput.for_field(
             "plot", str(path), f"a writable file path ({error.strerror})"
         ) from None
-
-
-def _rounded(values: np.ndarray, decimals: int) -> list[float]:
-    rounded: list[float] = np.round(values, decimals).tolist()
-    return rounded

@@ -30,6 +30,8 @@ PCL5_ITEMS = 20
 PCL5_ITEM_MAX = 4
 PHQ9_ITEMS = 9
 PHQ9_ITEM_MAX = 3
+GAD7_ITEMS = 7  # [cited: CamCOPS docs, REFERENCE.md §8.2]
+GAD7_ITEM_MAX = 3
 
 # Plausibility bounds (design): a seated adult outpatient's resting values, wide enough for any
 # real reading and narrow enough to catch unit mix-ups and typing slips (e.g. 1200 for 120).
@@ -200,6 +202,18 @@ def parse_intake(data: object, *, today: dt.date | None = None) -> IntakeRecord:
         conditions=_conditions(data),
         medications=_medications(data),
     )
+
+
+def parse_gad7(data: object) -> tuple[int, ...] | None:
+    """The optional baseline GAD-7 of an intake: key ``gad7``, seven answers 0–3 in item order
+    [cited: CamCOPS docs, REFERENCE.md §8.2]; ``None`` when the key is absent or null.
+
+    Raises :class:`InvalidInput` naming ``gad7`` or the item (``gad7[3]``) otherwise."""
+    if not isinstance(data, Mapping) or data.get("gad7") is None:
+        return None
+    answers = _answers(data, "gad7", GAD7_ITEMS, GAD7_ITEM_MAX)
+    _check_answers("gad7", answers, GAD7_ITEMS, GAD7_ITEM_MAX)
+    return answers
 
 
 def parse_condition(field: str, value: object) -> Condition:

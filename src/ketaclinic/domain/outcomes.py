@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from ketaclinic.domain.errors import InvalidInput
 from ketaclinic.domain.provenance import Threshold, cited, unverified
@@ -404,7 +403,7 @@ def mean_with_ci(values: Any, confidence: float = 0.95) -> MeanWithCI:
     if n == 1:
         return MeanWithCI(1, mean, None, None, confidence)
     half = (
-        float(stats.t.ppf((1 + confidence) / 2, n - 1)) * float(sample.std(ddof=1)) / math.sqrt(n)
+        _student_t_quantile((1 + confidence) / 2, n - 1) * float(sample.std(ddof=1)) / math.sqrt(n)
     )
     return MeanWithCI(n, mean, mean - half, mean + half, confidence)
 
@@ -504,3 +503,11 @@ def _number(value: float) -> str:
 
 def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day is not None else None
+
+
+def _student_t_quantile(p: float, degrees: int) -> float:
+    """Student's t quantile. scipy.stats is imported here, on first use: importing it costs
+    most of a second, which every command-line start would otherwise pay."""
+    from scipy import stats
+
+    return float(stats.t.ppf(p, degrees))

@@ -9,14 +9,16 @@ The visitor answers three things (DESIGN.md §2, capability 1):
 - six yes/no questions a layperson can answer, one per contraindication group of REFERENCE.md §2
   (high blood pressure, heart disease, stroke, pregnancy, psychosis, substance use).
 
-The answer is one :class:`Outcome` with the reasons for it, as message keys with English and
-Spanish text (:data:`MESSAGES`). Every answer carries the "not a diagnosis" and crisis notices.
-Nothing here stores anything; the web page decides what, if anything, to keep.
+The answer is one :class:`Outcome` with the reasons for it, as message keys with our English
+text (:data:`MESSAGES`), marked for the translation catalogues (``ketaclinic/locale`` holds the
+Spanish); the caller passes the reader's gettext to :meth:`ScreeningResult.as_dict`. Every
+answer carries the "not a diagnosis" and crisis notices. Nothing here stores anything; the web
+page decides what, if anything, to keep.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -27,6 +29,15 @@ from ketaclinic.domain.provenance import Threshold, cited
 SYMPTOM_COUNT = 20
 SYMPTOM_MAX = 4
 MONTHS_MAX = 1200  # a century: anything larger is a typing slip (design)
+
+Translate = Callable[[str], str]
+"""Turns an English source sentence into the reader's language (a gettext function)."""
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the translation catalogues (``ketaclinic/locale``); it is translated
+    where it is shown, in the visitor's language."""
+    return message
 
 
 class Lang(StrEnum):
@@ -126,14 +137,15 @@ class ScreeningResult:
     def headline(self) -> str:
         return f"screening.outcome.{self.outcome.value}"
 
-    def as_dict(self, lang: Lang = Lang.EN) -> dict[str, Any]:
-        """The visitor-facing answer: outcome, headline text and reasons in ``lang``. The symptom
-        total is left out on purpose: a number invites reading it as a diagnosis."""
+    def as_dict(self, translate: Translate = N_) -> dict[str, Any]:
+        """The visitor-facing answer: outcome, headline text and reasons, each text passed
+        through ``translate`` (the reader's catalogue; English without one). The symptom total
+        is left out on purpose: a number invites reading it as a diagnosis."""
         return {
             "outcome": self.outcome.value,
-            "headline": {"key": self.headline, "text": text(self.headline, lang)},
-            "reasons": [{"key": key, "text": text(key, lang)} for key in self.reasons],
-            "notices": [{"key": key, "text": text(key, lang)} for key in self.notices],
+            "headline": {"key": self.headline, "text": text(self.headline, translate)},
+            "reasons": [{"key": key, "text": text(key, translate)} for key in self.reasons],
+            "notices": [{"key": key, "text": text(key, translate)} for key in self.notices],
         }
 
 
@@ -220,178 +232,127 @@ def parse_lang(value: str | None) -> Lang:
         raise InvalidInput.for_field("lang", value, "en or es") from None
 
 
-def text(key: str, lang: Lang = Lang.EN) -> str:
-    """The sentence for a message key; :class:`InvalidInput` for an unknown key."""
+def text(key: str, translate: Translate = N_) -> str:
+    """The sentence for a message key, through ``translate`` (English source text without one);
+    :class:`InvalidInput` for an unknown key."""
     try:
-        entry = MESSAGES[key]
+        source = MESSAGES[key]
     except KeyError:
         raise InvalidInput.for_field("key", key, "a screening message key") from None
-    return entry[lang]
-
-
-def _m(en: str, es: str) -> dict[Lang, str]:
-    return {Lang.EN: en, Lang.ES: es}
+    return translate(source)
 
 
 # Our own wording throughout. Symptom labels are short paraphrases of what each PCL-5 item is
 # about, not the item text; answer labels are our own anchors for 0–4.
-SYMPTOM_LABELS: tuple[dict[Lang, str], ...] = (
-    _m("Unwanted memories of the event", "Recuerdos no deseados del suceso"),
-    _m("Bad dreams about it", "Pesadillas sobre lo ocurrido"),
-    _m("Feeling it is happening again", "Sentir que vuelve a ocurrir"),
-    _m("Upset when something reminds you", "Malestar cuando algo se lo recuerda"),
-    _m("Body reacts to reminders", "El cuerpo reacciona ante los recuerdos"),
-    _m("Pushing thoughts of it away", "Apartar los pensamientos sobre ello"),
-    _m("Keeping away from reminders", "Alejarse de lo que se lo recuerda"),
-    _m("Gaps in memory of the event", "Lagunas de memoria sobre el suceso"),
-    _m(
-        "Harsh beliefs about self, others or the world",
-        "Ideas duras sobre usted, los demás o el mundo",
-    ),
-    _m("Blame for what happened", "Culpa por lo que pasó"),
-    _m("Lasting fear, anger, guilt or shame", "Miedo, ira, culpa o vergüenza persistentes"),
-    _m("Lost interest in things you enjoyed", "Pérdida de interés por lo que disfrutaba"),
-    _m("Feeling cut off from people", "Sentirse aislado de la gente"),
-    _m("Hard to feel good emotions", "Dificultad para sentir emociones agradables"),
-    _m("Irritable or angry outbursts", "Irritabilidad o arrebatos de ira"),
-    _m("Taking risks or doing harmful things", "Correr riesgos o hacer cosas dañinas"),
-    _m("Always on guard", "Estar siempre en guardia"),
-    _m("Startling easily", "Sobresaltarse con facilidad"),
-    _m("Trouble concentrating", "Dificultad para concentrarse"),
-    _m("Trouble sleeping", "Problemas para dormir"),
+SYMPTOM_LABELS: tuple[str, ...] = (
+    N_("Unwanted memories of the event"),
+    N_("Bad dreams about it"),
+    N_("Feeling it is happening again"),
+    N_("Upset when something reminds you"),
+    N_("Body reacts to reminders"),
+    N_("Pushing thoughts of it away"),
+    N_("Keeping away from reminders"),
+    N_("Gaps in memory of the event"),
+    N_("Harsh beliefs about self, others or the world"),
+    N_("Blame for what happened"),
+    N_("Lasting fear, anger, guilt or shame"),
+    N_("Lost interest in things you enjoyed"),
+    N_("Feeling cut off from people"),
+    N_("Hard to feel good emotions"),
+    N_("Irritable or angry outbursts"),
+    N_("Taking risks or doing harmful things"),
+    N_("Always on guard"),
+    N_("Startling easily"),
+    N_("Trouble concentrating"),
+    N_("Trouble sleeping"),
 )
 
-ANSWER_LABELS: tuple[dict[Lang, str], ...] = (
-    _m("Not at all", "Nada"),
-    _m("A little", "Un poco"),
-    _m("Somewhat", "Algo"),
-    _m("A lot", "Mucho"),
-    _m("Extremely", "Muchísimo"),
+ANSWER_LABELS: tuple[str, ...] = (
+    N_("Not at all"),
+    N_("A little"),
+    N_("Somewhat"),
+    N_("A lot"),
+    N_("Extremely"),
 )
 
-MESSAGES: dict[str, dict[Lang, str]] = {
+MESSAGES: dict[str, str] = {
     **{f"screening.symptom.{n:02d}": label for n, label in enumerate(SYMPTOM_LABELS, start=1)},
     **{f"screening.answer.{n}": label for n, label in enumerate(ANSWER_LABELS)},
-    "screening.question.symptoms": _m(
-        "Over the last month, how strongly has each of these affected you?",
-        "Durante el último mes, ¿con qué intensidad le ha afectado cada una de estas cosas?",
+    "screening.question.symptoms": N_(
+        "Over the last month, how strongly has each of these affected you?"
     ),
-    "screening.question.months_since_event": _m(
-        "How many full months ago did the event happen? (0 if less than a month)",
-        "¿Hace cuántos meses completos ocurrió el suceso? (0 si hace menos de un mes)",
+    "screening.question.months_since_event": N_(
+        "How many full months ago did the event happen? (0 if less than a month)"
     ),
-    "screening.question.high_blood_pressure": _m(
-        "Have you been told you have high blood pressure?",
-        "¿Le han dicho que tiene la presión arterial alta?",
+    "screening.question.high_blood_pressure": N_(
+        "Have you been told you have high blood pressure?"
     ),
-    "screening.question.heart_disease": _m(
-        "Do you have heart disease, or have you had a heart attack?",
-        "¿Tiene alguna enfermedad del corazón o ha sufrido un infarto?",
+    "screening.question.heart_disease": N_(
+        "Do you have heart disease, or have you had a heart attack?"
     ),
-    "screening.question.stroke": _m(
-        "Have you ever had a stroke?",
-        "¿Ha sufrido alguna vez un derrame o accidente cerebrovascular?",
-    ),
-    "screening.question.pregnancy": _m(
-        "Are you pregnant, or could you be?",
-        "¿Está embarazada o podría estarlo?",
-    ),
-    "screening.question.psychosis": _m(
+    "screening.question.stroke": N_("Have you ever had a stroke?"),
+    "screening.question.pregnancy": N_("Are you pregnant, or could you be?"),
+    "screening.question.psychosis": N_(
         "Have you ever been told you had psychosis (for example, hearing voices others could "
-        "not hear)?",
-        "¿Le han dicho alguna vez que tuvo psicosis (por ejemplo, oír voces que otros no oían)?",
+        "not hear)?"
     ),
-    "screening.question.substance_use": _m(
-        "Are you struggling with alcohol or drug use at the moment?",
-        "¿Tiene actualmente problemas con el alcohol o las drogas?",
+    "screening.question.substance_use": N_(
+        "Are you struggling with alcohol or drug use at the moment?"
     ),
-    "screening.outcome.evaluation_makes_sense": _m(
+    "screening.outcome.evaluation_makes_sense": N_(
         "An evaluation at the clinic makes sense. A clinician will go through your answers with "
-        "you and decide together with you whether this treatment fits.",
-        "Tiene sentido hacer una evaluación en la clínica. Un profesional revisará sus respuestas "
-        "con usted y decidirán juntos si este tratamiento es adecuado.",
+        "you and decide together with you whether this treatment fits."
     ),
-    "screening.outcome.talk_to_doctor_first": _m(
+    "screening.outcome.talk_to_doctor_first": N_(
         "Please talk to your own doctor first. Some of your answers mean this treatment may not "
-        "be safe for you without a doctor looking at your health.",
-        "Hable primero con su médico. Algunas de sus respuestas indican que este tratamiento "
-        "podría no ser seguro para usted sin que un médico revise su salud.",
+        "be safe for you without a doctor looking at your health."
     ),
-    "screening.outcome.too_soon": _m(
+    "screening.outcome.too_soon": N_(
         "It is too early to consider this treatment. Strong reactions in the first weeks after a "
         "frightening event are common and often ease. Support is available now, and you can "
-        "come back to this later.",
-        "Todavía es pronto para considerar este tratamiento. Las reacciones intensas en las "
-        "primeras semanas después de un suceso aterrador son frecuentes y a menudo disminuyen. "
-        "Hay apoyo disponible ahora, y puede volver a esto más adelante.",
+        "come back to this later."
     ),
-    "screening.outcome.below_studied_level": _m(
+    "screening.outcome.below_studied_level": N_(
         "Your answers are below the level of symptoms at which this treatment has been studied. "
         "Your difficulties are still real: other kinds of help exist, and your doctor or a "
-        "therapist can help you find them.",
-        "Sus respuestas están por debajo del nivel de síntomas en el que se ha estudiado este "
-        "tratamiento. Sus dificultades siguen siendo reales: existen otros tipos de ayuda y su "
-        "médico o un terapeuta pueden ayudarle a encontrarlos.",
+        "therapist can help you find them."
     ),
-    "screening.reason.high_blood_pressure": _m(
+    "screening.reason.high_blood_pressure": N_(
         "You have high blood pressure. Ketamine raises blood pressure for a while, so a doctor "
-        "should first check that yours is well controlled.",
-        "Tiene la presión arterial alta. La ketamina la eleva durante un tiempo, así que un "
-        "médico debe comprobar antes que la suya está bien controlada.",
+        "should first check that yours is well controlled."
     ),
-    "screening.reason.heart_disease": _m(
+    "screening.reason.heart_disease": N_(
         "You have heart disease. A rise in blood pressure puts strain on the heart, so a doctor "
-        "needs to judge whether this treatment is safe for you.",
-        "Tiene una enfermedad del corazón. Una subida de la presión arterial exige más esfuerzo "
-        "al corazón, así que un médico debe valorar si este tratamiento es seguro para usted.",
+        "needs to judge whether this treatment is safe for you."
     ),
-    "screening.reason.stroke": _m(
+    "screening.reason.stroke": N_(
         "You have had a stroke. This treatment is generally not given after a stroke; please "
-        "discuss it with your doctor.",
-        "Ha sufrido un derrame cerebral. Este tratamiento en general no se da después de un "
-        "derrame; hable de ello con su médico.",
+        "discuss it with your doctor."
     ),
-    "screening.reason.pregnancy": _m(
-        "You are or may be pregnant. This treatment is not recommended during pregnancy.",
-        "Está o podría estar embarazada. Este tratamiento no se recomienda durante el embarazo.",
+    "screening.reason.pregnancy": N_(
+        "You are or may be pregnant. This treatment is not recommended during pregnancy."
     ),
-    "screening.reason.psychosis": _m(
+    "screening.reason.psychosis": N_(
         "You have had psychosis. Ketamine can bring on similar experiences, so a doctor needs to "
-        "weigh this first.",
-        "Ha tenido psicosis. La ketamina puede provocar experiencias parecidas, así que un "
-        "médico debe valorarlo antes.",
+        "weigh this first."
     ),
-    "screening.reason.substance_use": _m(
+    "screening.reason.substance_use": N_(
         "You are dealing with alcohol or drug use. Ketamine can itself be misused, so a doctor "
-        "should talk this through with you first.",
-        "Está lidiando con el consumo de alcohol o drogas. La ketamina también puede consumirse "
-        "de forma indebida, así que un médico debe hablarlo antes con usted.",
+        "should talk this through with you first."
     ),
-    "screening.reason.too_soon": _m(
-        "The event happened less than a month ago.",
-        "El suceso ocurrió hace menos de un mes.",
+    "screening.reason.too_soon": N_("The event happened less than a month ago."),
+    "screening.reason.below_level": N_(
+        "Your symptom answers add up to less than the level used in studies of this treatment."
     ),
-    "screening.reason.below_level": _m(
-        "Your symptom answers add up to less than the level used in studies of this treatment.",
-        "Sus respuestas sobre síntomas suman menos que el nivel usado en los estudios de este "
-        "tratamiento.",
+    "screening.reason.symptoms_at_level": N_(
+        "Your symptom answers reach the level at which this treatment has been studied."
     ),
-    "screening.reason.symptoms_at_level": _m(
-        "Your symptom answers reach the level at which this treatment has been studied.",
-        "Sus respuestas sobre síntomas alcanzan el nivel en el que se ha estudiado este "
-        "tratamiento.",
+    "screening.reason.time_enough": N_("The event happened at least a month ago."),
+    "screening.notice.not_a_diagnosis": N_(
+        "This is not a diagnosis. Only a clinician who sees you in person can make one."
     ),
-    "screening.reason.time_enough": _m(
-        "The event happened at least a month ago.",
-        "El suceso ocurrió hace al menos un mes.",
-    ),
-    "screening.notice.not_a_diagnosis": _m(
-        "This is not a diagnosis. Only a clinician who sees you in person can make one.",
-        "Esto no es un diagnóstico. Solo un profesional que le atienda en persona puede hacerlo.",
-    ),
-    "screening.notice.crisis": _m(
+    "screening.notice.crisis": N_(
         "If you are in danger or thinking about harming yourself, call your local emergency "
-        "number now.",
-        "Si está en peligro o piensa en hacerse daño, llame ahora al número de emergencias local.",
+        "number now."
     ),
 }

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ketaclinic.domain.people import BodyMeasurement, NewPatient, Role, Sex
+from ketaclinic.services import demo_chair, demo_dosing, demo_intake, demo_mbc
 from ketaclinic.services.audit import SYSTEM, Actor
 from ketaclinic.services.auth import Passwords
 from ketaclinic.services.ports import Clock, UnitOfWork
@@ -117,6 +118,10 @@ class DemoLogin:
 # Each later capability registers a function that adds its part of the demo clinic.
 Extension = Callable[[UnitOfWork, Clock, random.Random], None]
 EXTENSIONS: list[Extension] = []
+EXTENSIONS.append(demo_intake.load)
+EXTENSIONS.append(demo_chair.load)
+EXTENSIONS.append(demo_mbc.load)
+EXTENSIONS.append(demo_dosing.load)
 
 
 def demo_logins() -> list[DemoLogin]:

@@ -21,6 +21,24 @@ from ketaclinic.domain.people import (
     Site,
     StaffUser,
 )
+from ketaclinic.services.chair_ports import ChairRepository
+from ketaclinic.services.chair_visit_ports import VisitLinkRepository
+from ketaclinic.services.dosing_ports import DosingRepository
+from ketaclinic.services.intake_ports import (
+    IntakeRepository,
+    LeadRepository,
+    ScheduleRepository,
+)
+from ketaclinic.services.interop_ports import RecordReader
+from ketaclinic.services.mbc_ports import (
+    ContentPackRepository,
+    InfusionHistoryReader,
+    ResponseRepository,
+    SafetyTaskRepository,
+    SelfReportLinkRepository,
+    SelfReportScheduleRepository,
+)
+from ketaclinic.services.settings_ports import ClinicSettingRepository
 
 
 class Clock(Protocol):
@@ -110,6 +128,10 @@ class PatientRepository(Protocol):
         offset: int = 0,
     ) -> list[Patient]: ...
     def count(self, site_ids: frozenset[int]) -> int: ...
+    def set_preferred_language(self, patient_id: int, language: str) -> bool:
+        """Change the patient's preferred language; false if there is no such patient."""
+        ...
+
     def add_measurement(self, measurement: BodyMeasurement) -> BodyMeasurement: ...
     def measurements(self, patient_id: int) -> list[BodyMeasurement]:
         """Oldest first."""
@@ -117,7 +139,11 @@ class PatientRepository(Protocol):
 
 
 class AuditLog(Protocol):
-    def append(self, record: AuditRecord, at: dt.datetime) -> AuditEntry: ...
+    def append(self, record: AuditRecord, at: dt.datetime) -> object:
+        """Add an entry; it is kept when the unit of work commits (a read-only unit's entries
+        may be written by a group commit, so what this returns is not to be relied on)."""
+        ...
+
     def entries(self, *, after_seq: int = 0, batch: int = 5000) -> Iterator[AuditEntry]:
         """Every entry in sequence order, read in batches."""
         ...
@@ -139,6 +165,20 @@ class UnitOfWork(Protocol):
     users: UserRepository
     patients: PatientRepository
     audit: AuditLog
+    responses: ResponseRepository
+    safety_tasks: SafetyTaskRepository
+    content_packs: ContentPackRepository
+    self_report_links: SelfReportLinkRepository
+    self_report_schedules: SelfReportScheduleRepository
+    infusion_history: InfusionHistoryReader
+    leads: LeadRepository
+    intake: IntakeRepository
+    schedule: ScheduleRepository
+    chair: ChairRepository
+    dosing: DosingRepository
+    records: RecordReader
+    visit_links: VisitLinkRepository
+    clinic_settings: ClinicSettingRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -13,7 +13,7 @@ from ketaclinic.domain.people import (
     StaffUser,
 )
 from ketaclinic.services.audit import Actor, record
-from ketaclinic.services.auth import Passwords, check_password_policy
+from ketaclinic.services.auth import Passwords, check_password_policy, unlock
 from ketaclinic.services.ports import Clock, UnitOfWork
 
 
@@ -72,4 +72,25 @@ def add_user(
         email=email,
     )
     record(uow, clock, actor, AuditAction.CREATE, "staff_user", resource_id=user.id)
+    return user
+
+
+def unlock_user(uow: UnitOfWork, clock: Clock, actor: Actor, username: str) -> StaffUser:
+    """Lift a sign-in lockout before it runs out (after checking with the person that it was
+    them): the failure count goes back to zero. Audited; the caller commits."""
+    user = uow.users.by_username(username)
+    if user is None:
+        raise NotFound(f"username: no staff account named {username!r}", field="username")
+    failures, locked_until = uow.users.login_state(user.id)
+    unlock(uow, user.id)
+    record(
+        uow,
+        clock,
+        actor,
+        AuditAction.UPDATE,
+        "staff_user",
+        resource_id=user.id,
+        detail=f"sign-in unlocked (had {failures} failures"
+        + (", locked)" if locked_until is not None else ")"),
+    )
     return user

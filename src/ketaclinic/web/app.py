@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib import resources
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from ketaclinic import __version__
+from ketaclinic.adapters import chair_sweeper
 from ketaclinic.bootstrap import Container
 from ketaclinic.web import errors
 from ketaclinic.web.api import router as api_router
@@ -54,8 +56,24 @@ def route_template(request: Request) -> str:
     return "/".join(f"{{{names[s]}}}" if s in names else s for s in segments)
 
 
+def lifespan(container: Container) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What runs beside the requests: the chair's background sweep (adapters/chair_sweeper.py),
+    unless the settings turn it off."""
+
+    @asynccontextmanager
+    async def run(_app: FastAPI) -> AsyncIterator[None]:
+        started = chair_sweeper.start(container)
+        try:
+            yield
+        finally:
+            await chair_sweeper.stop(started)
+
+    return run
+
+
 def create_app(container: Container) -> FastAPI:
     app = FastAPI(
+        lifespan=lifespan(container),
         title="ketaclinic API",
         version=__version__,
         description="JSON API of ketaclinic (DESIGN.md §4.3). Errors: "
@@ -85,7 +103,10 @@ def create_app(container: Container) -> FastAPI:
         started = time.perf_counter()
         if _has_nul(request):
             # No text we store or search may hold a NUL (PostgreSQL refuses it); say so plainly.
-            response = errors.nul_response(request)
+            # This middleware runs outside the session middleware: the error page is rendered
+            # as for a visitor without a session.
+            request.scope.setdefault("session", {})
+            response = errors.nul_response(request, "\x00" in request.url.path)
         else:
             response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():

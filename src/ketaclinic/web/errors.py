@@ -99,9 +99,14 @@ def describe_validation(exc: RequestValidationError) -> tuple[str, str | None]:
     return f"{field or 'request'}: {got}{message.lower()}{more}", field
 
 
-def nul_response(request: Request) -> Response:
+def nul_response(request: Request, in_path: bool) -> Response:
+    where = "path" if in_path else "query"
     return _render(
-        request, 422, "invalid_input", "query: contains a NUL character, which is never valid", None
+        request,
+        422,
+        "invalid_input",
+        f"{where}: contains a NUL character, which is never valid",
+        None,
     )
 
 

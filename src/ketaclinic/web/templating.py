@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ketaclinic.domain.people import Principal, Role
+from ketaclinic.web import i18n
 
 TEMPLATES_DIR = str(resources.files("ketaclinic.web") / "templates")
 
@@ -34,7 +35,15 @@ CLINICAL = frozenset({Role.NURSE, Role.PRESCRIBER, Role.DIRECTOR})
 NAVIGATION: list[NavItem] = [
     NavItem("/", "Today", ALL),
     NavItem("/patients", "Patients", ALL),
+    NavItem("/schedule", "Schedule", ALL),
+    NavItem("/board", "Chairs", CLINICAL),
+    NavItem("/pk", "PK", CLINICAL),
+    NavItem("/leads", "Leads", frozenset({Role.FRONT_DESK, Role.DIRECTOR})),
     NavItem("/admin/audit", "Audit", frozenset({Role.DIRECTOR})),
+    NavItem("/admin/data", "Data", frozenset({Role.DIRECTOR})),
+    NavItem("/reports/outcomes", "Outcomes", frozenset({Role.DIRECTOR})),
+    NavItem("/admin/protocols", "Set-up", frozenset({Role.DIRECTOR})),
+    NavItem("/admin/drug-library", "Drug library", frozenset({Role.DIRECTOR})),
 ]
 
 
@@ -52,7 +61,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    i18n.install(env)  # per-request gettext: the language is the template's ``lang``
     env.filters["date"] = _format_date
     env.filters["datetime"] = _format_datetime
     return env
@@ -100,6 +109,8 @@ def flash(request: Request, message: str) -> None:
 
 
 def render_error(request: Request, status: int, message: str) -> HTMLResponse:
+    if _is_visitor(request):
+        return _render_visitor_error(request, status)
     titles = {
         401: "Please sign in",
         403: "Not allowed",
@@ -115,3 +126,40 @@ def render_error(request: Request, status: int, message: str) -> HTMLResponse:
         {"status": status, "title": titles.get(status, "Error"), "message": message},
         status=status,
     )
+
+
+def _is_visitor(request: Request) -> bool:
+    """No staff member is signed in (the error may come before any page resolved who it is)."""
+    if getattr(request.state, "principal", None) is not None:
+        return False
+    session = request.scope.get("session") or {}
+    return not isinstance(session.get("uid"), int)
+
+
+def _render_visitor_error(request: Request, status: int) -> HTMLResponse:
+    """The error page for a visitor or patient (no staff session): in their language, with the
+    language switch, a plain explanation and a way back; the technical detail stays in the log."""
+    choice = i18n.negotiate(request)
+    title, explanation = i18n.visitor_error(choice.lang, status)
+    context = {
+        **i18n.page_context(request, choice),
+        "org_name": _organisation_name(request),
+        "status": status,
+        "title": title,
+        "message": explanation,
+        "request_id": getattr(request.state, "request_id", ""),
+    }
+    return render(request, "public/error.html", context, status=status)
+
+
+def _organisation_name(request: Request) -> str:
+    """The clinic's name for a visitor's page; the product's name if it cannot be read (the
+    error being shown may be the database's own)."""
+    container = getattr(request.app.state, "container", None)
+    if container is None:
+        return "ketaclinic"
+    try:
+        with container.uow(readonly=True) as uow:
+            return str(uow.sites.organisation_name() or "ketaclinic")
+    except Exception:  # an error page must render whatever else is broken
+        return "ketaclinic"

@@ -117,6 +117,11 @@ def screenshot(page: object) -> Callable[[str], Path]:
 @pytest.fixture
 def sign_in(page: object) -> Callable[[str], None]:
     def do(username: str) -> None:
+        from ketaclinic.web.throttle import login_throttle
+
+        # The live server lives for the whole session and every sign-in comes from 127.0.0.1:
+        # the per-address throttle (20 a minute) would otherwise stop the later tests.
+        login_throttle.reset()
         page.goto("/login")  # type: ignore[attr-defined]
         page.fill("#username", username)  # type: ignore[attr-defined]
         page.fill("#password", "demo-clinic-2026")  # type: ignore[attr-defined]

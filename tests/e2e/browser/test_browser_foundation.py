@@ -10,10 +10,25 @@ pytestmark = pytest.mark.browser
 @pytest.mark.parametrize(
     ("username", "menu"),
     [
-        ("frontdesk.mia", ["Today", "Patients"]),
-        ("nurse.mia", ["Today", "Patients"]),
-        ("prescriber.mia", ["Today", "Patients"]),
-        ("director.mia", ["Today", "Patients", "Audit"]),
+        ("frontdesk.mia", ["Today", "Patients", "Schedule", "Leads"]),
+        ("nurse.mia", ["Today", "Patients", "Schedule", "Chairs", "PK"]),
+        ("prescriber.mia", ["Today", "Patients", "Schedule", "Chairs", "PK"]),
+        (
+            "director.mia",
+            [
+                "Today",
+                "Patients",
+                "Schedule",
+                "Chairs",
+                "PK",
+                "Leads",
+                "Audit",
+                "Data",
+                "Outcomes",
+                "Set-up",
+                "Drug library",
+            ],
+        ),
     ],
 )
 def test_each_role_signs_in_and_sees_its_menu(page, sign_in, screenshot, username, menu) -> None:

@@ -85,6 +85,48 @@ def test_user_add_reads_the_password_from_stdin(env: dict[str, str]) -> None:
     assert json.loads(made.stdout)["role"] == "nurse"
 
 
+def test_user_unlock_lifts_a_lockout_and_is_audited(env: dict[str, str]) -> None:
+    import datetime as dt
+
+    from ketaclinic.adapters.db.engine import make_engine
+    from ketaclinic.adapters.db.uow import SqlUnitOfWork
+
+    assert run(env, "site-add", "MIA", "--name", "Miami").returncode == 0
+    added = run(
+        env,
+        *("user", "add", "nurse.locked", "--role", "nurse", "--site", "MIA", "--password-stdin"),
+        stdin="a-long-enough-passphrase\n",
+    )
+    assert added.returncode == 0, added.stderr
+    engine = make_engine(database_url(env))
+    locked_until = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15)
+    with SqlUnitOfWork(engine) as uow:
+        user = uow.users.by_username("nurse.locked")
+        assert user is not None
+        uow.users.set_login_state(user.id, 5, locked_until)
+        uow.commit()
+
+    unlocked = run(env, "user", "unlock", "nurse.locked", "--json")
+    assert unlocked.returncode == 0, unlocked.stderr
+    assert json.loads(unlocked.stdout) == {
+        "id": user.id,
+        "username": "nurse.locked",
+        "unlocked": True,
+    }
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.users.login_state(user.id) == (0, None)
+        details = [
+            e.record.detail for e in uow.audit.entries() if e.record.resource == "staff_user"
+        ]
+    engine.dispose()
+    assert "sign-in unlocked (had 5 failures, locked)" in details
+
+    unknown = run(env, "user", "unlock", "nobody.here")
+    assert unknown.returncode != 0
+    assert "username" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "names"),
     [

@@ -4,31 +4,15 @@ PostgreSQL must behave the same (STYLE.md §3)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
 
 import pytest
 
-from ketaclinic.adapters.db.engine import make_engine
-from ketaclinic.adapters.db.uow import SqlUnitOfWorkFactory
-from ketaclinic.adapters.memory import MemoryUnitOfWorkFactory
 from ketaclinic.domain.audit import AuditAction, AuditRecord
 from ketaclinic.domain.errors import Conflict
 from ketaclinic.domain.people import BodyMeasurement, NewPatient, Role, Sex
 from ketaclinic.services import audit as audit_svc
 
 T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def uow_factory(
-    request: pytest.FixtureRequest, provision_db: Callable[[str], str]
-) -> Iterator[object]:
-    if request.param == "memory":
-        yield MemoryUnitOfWorkFactory()
-        return
-    engine = make_engine(provision_db(request.param))
-    yield SqlUnitOfWorkFactory(engine)
-    engine.dispose()
 
 
 def patient(mrn: str, site_id: int, family: str = "Redfern") -> NewPatient:

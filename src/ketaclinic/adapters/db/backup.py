@@ -132,14 +132,26 @@ def _read(path: Path) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]
     if header.get("format") != FORMAT:
         raise InvalidInput.for_field("FILE", header.get("format"), f"backup format {FORMAT}")
     digest = hashlib.sha256()
-    rows: list[tuple[str, dict[str, Any]]] = []
     for line in lines[1:-1]:
         digest.update(line.encode())
-        item = json.loads(line)
-        rows.append((item["t"], {k: _decode(v) for k, v in item["r"].items()}))
     if digest.hexdigest() != trailer.get("sha256"):
         raise InvalidInput.for_field(
             "FILE", str(path), "a backup whose checksum matches its rows (the file was altered)"
+        )
+    rows: list[tuple[str, dict[str, Any]]] = []
+    try:
+        for line in lines[1:-1]:
+            item = json.loads(line)
+            rows.append((item["t"], {k: _decode(v) for k, v in item["r"].items()}))
+    except (KeyError, TypeError, AttributeError, ValueError):
+        # The checksum matched, so the file was written this way: not a backup we can read.
+        raise InvalidInput.for_field(
+            "FILE", str(path), "a ketaclinic backup whose rows can be read"
+        ) from None
+    unknown = sorted({name for name, _ in rows} - set(metadata.tables))
+    if unknown:
+        raise InvalidInput.for_field(
+            "FILE", unknown[0], "tables of this release (the backup is from a newer release)"
         )
     return header, rows
 

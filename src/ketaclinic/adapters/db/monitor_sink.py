@@ -1,46 +1,78 @@
 """The database sink of the HL7 listener (adapters/hl7/sink.py's ``ObservationSink``).
 
-One batch is one transaction: every message's readings, its ``monitor_message`` row and its
-audit entry commit together, and only then does the listener acknowledge (``AA``). A message
-whose (sending application, facility, MSH-10) was stored before is a duplicate: acknowledged,
-stored once. A message for an MRN the clinic does not know is rejected (``AE``) and stores
-nothing. Readings for a known patient without an active infusion session are kept and flagged
-``no_active_session`` (DESIGN.md §4.4); the infusion-chair capability attaches them to sessions.
+One batch is one transaction: every message's readings, its ``monitor_message`` row, the alerts
+its readings raise and its audit entry commit together, and only then does the listener
+acknowledge (``AA``) — so an acknowledged message's alerts exist. The writes are made per batch,
+not per message (one statement for all message rows, two for all readings, three for all audit
+entries), so a larger batch costs little more than a small one. A message whose (sending
+application, facility, MSH-10) was stored before is a duplicate: acknowledged, stored once. A
+message for an MRN the clinic does not know is rejected (``AE``) and stores nothing.
+
+Readings of a patient with an open infusion session are attached to it and go through the
+chair's alert rules (``services/chair_vitals.py``). A patient has at most one open session, so
+the MRN decides; the chair in PV1-3 is kept on the message row. Readings of a patient without an
+open session are kept and flagged ``no_active_session`` (DESIGN.md §4.4).
+
+After the commit, ``on_change`` (if given) hears which sites' chairs changed, for the live chair
+board; it is called from the listener's worker thread.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from ketaclinic.adapters.db import tables as t
 from ketaclinic.adapters.db.repositories import SqlAuditLog
+from ketaclinic.adapters.db.uow import SqlUnitOfWork
 from ketaclinic.adapters.hl7.parser import MonitorMessage
 from ketaclinic.adapters.hl7.sink import StoreOutcome
+from ketaclinic.domain.alerts import AlertRules
 from ketaclinic.domain.audit import AuditAction, AuditRecord
 from ketaclinic.domain.errors import NotFound
-from ketaclinic.domain.vitals import VitalSource
+from ketaclinic.services import clinic_settings
+from ketaclinic.services.chair_ports import FLAG_NO_ACTIVE_SESSION
+from ketaclinic.services.chair_vitals import MonitorFeeds
 
-NO_ACTIVE_SESSION = "no_active_session"
+NO_ACTIVE_SESSION = FLAG_NO_ACTIVE_SESSION
+
+Clock = Callable[[], dt.datetime]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 class DatabaseSink:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        on_change: Callable[[set[int]], None] | None = None,
+        clock: Clock = _utc_now,
+        rules: AlertRules | None = None,
+    ) -> None:
         self.engine = engine
+        self.on_change = on_change
+        self.clock = clock
+        self.rules = rules
 
     def store(self, batch: Sequence[MonitorMessage]) -> list[StoreOutcome]:
-        now = dt.datetime.now(dt.UTC)
-        with self.engine.connect() as conn:
-            outcomes = self._store(conn, batch, now)
-            conn.commit()
+        now = self.clock()
+        with SqlUnitOfWork(self.engine) as uow:
+            outcomes, sites = self._store(uow, batch, now)
+            uow.commit()
+        if sites and self.on_change is not None:
+            self.on_change(sites)
         return outcomes
 
     def _store(
-        self, conn: Connection, batch: Sequence[MonitorMessage], now: dt.datetime
-    ) -> list[StoreOutcome]:
+        self, uow: SqlUnitOfWork, batch: Sequence[MonitorMessage], now: dt.datetime
+    ) -> tuple[list[StoreOutcome], set[int]]:
+        conn = uow.connection
         mrns = sorted({m.mrn for m in batch})
         patients = {
             row.mrn: (row.id, row.site_id)
@@ -50,63 +82,77 @@ class DatabaseSink:
                 )
             )
         }
-        keys = {m.dedup_key for m in batch}
+        mm = t.monitor_message
+        sender_key = sa.tuple_(mm.c.sending_application, mm.c.sending_facility, mm.c.control_id)
+        # By the whole sender key, so the lookup uses its unique index (a control id alone
+        # would scan every message ever stored).
         seen = {
             (r.sending_application, r.sending_facility, r.control_id)
             for r in conn.execute(
-                sa.select(
-                    t.monitor_message.c.sending_application,
-                    t.monitor_message.c.sending_facility,
-                    t.monitor_message.c.control_id,
-                ).where(t.monitor_message.c.control_id.in_(sorted({k[2] for k in keys})))
+                sa.select(mm.c.sending_application, mm.c.sending_facility, mm.c.control_id).where(
+                    sender_key.in_(sorted({m.dedup_key for m in batch}))
+                )
             )
         }
-        audit = SqlAuditLog(conn)
         outcomes: list[StoreOutcome] = []
+        accepted: list[tuple[MonitorMessage, int, int]] = []  # message, patient, site
         for message in batch:
             found = patients.get(message.mrn)
             if found is None:
                 # The MRN itself never goes into the ACK text or the logs.
                 error = NotFound("PID-3: no patient with this MRN at this clinic", field="PID-3")
                 outcomes.append(StoreOutcome.rejected(error))
-                continue
-            if message.dedup_key in seen:
+            elif message.dedup_key in seen:
                 outcomes.append(StoreOutcome.duplicate())
-                continue
-            seen.add(message.dedup_key)
-            patient_id, site_id = found
-            header = message.header
-            message_id = conn.execute(
-                t.monitor_message.insert()
-                .values(
-                    sending_application=header.sending_application,
-                    sending_facility=header.sending_facility,
-                    control_id=header.control_id,
-                    patient_id=patient_id,
-                    chair_code=message.chair,
-                    message_time=message.message_time,
-                    received_at=now,
-                )
-                .returning(t.monitor_message.c.id)
-            ).scalar_one()
-            rows = [
+            else:
+                seen.add(message.dedup_key)
+                accepted.append((message, *found))
+                outcomes.append(StoreOutcome.stored())
+        if not accepted:
+            return outcomes, set()
+        # One multi-row INSERT for every message row; RETURNING does not promise the rows'
+        # order, so each id is matched back by the message's unique sender key.
+        returned = conn.execute(
+            mm.insert().returning(
+                mm.c.id, mm.c.sending_application, mm.c.sending_facility, mm.c.control_id
+            ),
+            [
                 {
+                    "sending_application": m.header.sending_application,
+                    "sending_facility": m.header.sending_facility,
+                    "control_id": m.header.control_id,
                     "patient_id": patient_id,
-                    "kind": obs.reading.kind.value,
-                    "value": obs.reading.value,
-                    "unit": obs.reading.unit,
-                    "code": obs.reading.code,
-                    "observed_at": obs.reading.observed_at,
-                    "source": VitalSource.MONITOR.value,
-                    "flag": NO_ACTIVE_SESSION,
-                    "monitor_message_id": message_id,
-                    "recorded_at": now,
+                    "chair_code": m.chair,
+                    "message_time": m.message_time,
+                    "received_at": now,
                 }
-                for obs in message.observations
-            ]
-            if rows:
-                conn.execute(t.vital_reading.insert(), rows)
-            audit.append(
+                for m, patient_id, _ in accepted
+            ],
+        ).all()
+        by_key = {(r.sending_application, r.sending_facility, r.control_id): r.id for r in returned}
+        message_ids = [by_key[m.dedup_key] for m, _, _ in accepted]
+        # Lock the open sessions of these patients (always before the audit head), so this
+        # batch and a nurse charting at the chair serialise instead of deadlocking.
+        sessions = uow.chair.open_sessions_for_patients(
+            {patient_id for _, patient_id, _ in accepted}, for_update=True
+        )
+        times = [o.reading.observed_at for m, _, _ in accepted for o in m.observations]
+        # The clinic's alert rules, read once per batch, unless the sink was given its own.
+        rules = self.rules if self.rules is not None else clinic_settings.clinic_alert_rules(uow)
+        feeds = MonitorFeeds(uow, list(sessions.values()), min(times, default=now), rules)
+        records: list[AuditRecord] = []
+        for (message, patient_id, site_id), message_id in zip(accepted, message_ids, strict=True):
+            readings = [obs.reading for obs in message.observations]
+            session = sessions.get(patient_id)
+            if session is not None and readings:
+                result = feeds.ingest(session, readings, now, monitor_message_id=message_id)
+                detail = f"session {session.id}: {len(readings)} readings from monitor"
+                if result.raised or result.updated:
+                    detail += "; " + result.summary()
+            else:
+                feeds.keep_unattached(patient_id, readings, now, message_id)
+                detail = f"{len(readings)} readings from monitor, no active session"
+            records.append(
                 AuditRecord(
                     action=AuditAction.CREATE,
                     resource="vital_reading",
@@ -115,10 +161,10 @@ class DatabaseSink:
                     site_id=site_id,
                     patient_id=patient_id,
                     resource_id=str(message_id),
-                    client=header.sending_application[:64],
-                    detail=f"{len(rows)} readings from monitor",
-                ),
-                now,
+                    client=message.header.sending_application[:64],
+                    detail=detail[:500],
+                )
             )
-            outcomes.append(StoreOutcome.stored())
-        return outcomes
+        sites = feeds.finish(now)
+        SqlAuditLog(conn).append_many([(record, now) for record in records])
+        return outcomes, sites

@@ -6,7 +6,7 @@ Each repository works inside the connection of its unit of work; it never commit
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -295,6 +295,14 @@ class SqlPatientRepository:
         ).scalar_one()
         return value
 
+    def set_preferred_language(self, patient_id: int, language: str) -> bool:
+        changed = self.conn.execute(
+            t.patient.update()
+            .where(t.patient.c.id == patient_id)
+            .values(preferred_language=language)
+        )
+        return bool(changed.rowcount)
+
     def add_measurement(self, measurement: BodyMeasurement) -> BodyMeasurement:
         new_id = self.conn.execute(
             t.body_measurement.insert()
@@ -368,42 +376,54 @@ class SqlAuditLog:
         self.conn = conn
 
     def append(self, record: AuditRecord, at: dt.datetime) -> AuditEntry:
-        at = at.astimezone(dt.UTC)
+        return self.append_many([(record, at)])[0]
+
+    def append_many(self, items: Sequence[tuple[AuditRecord, dt.datetime]]) -> list[AuditEntry]:
+        """Append entries in order, in three statements however many there are: the head row
+        locked, each entry sealed on the previous one's hash, the head moved last."""
+        if not items:
+            return []
         head = self.conn.execute(
             sa.select(t.audit_head.c.seq, t.audit_head.c.hash)
             .where(t.audit_head.c.id == 1)
             .with_for_update()
         ).first()
-        prev_seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS)
-        entry = seal(prev_hash, prev_seq + 1, at, record)
+        seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS)
+        entries: list[AuditEntry] = []
+        for record, at in items:
+            entry = seal(prev_hash, seq + 1, at.astimezone(dt.UTC), record)
+            seq, prev_hash = entry.seq, entry.hash
+            entries.append(entry)
         self.conn.execute(
-            t.audit_event.insert().values(
-                seq=entry.seq,
-                at=at,
-                action=record.action.value,
-                resource=record.resource,
-                outcome=record.outcome.value,
-                user_id=record.user_id,
-                username=record.username,
-                role=record.role,
-                site_id=record.site_id,
-                patient_id=record.patient_id,
-                resource_id=record.resource_id,
-                client=record.client,
-                detail=record.detail,
-                prev_hash=entry.prev_hash,
-                hash=entry.hash,
-            )
+            t.audit_event.insert(),
+            [
+                {
+                    "seq": e.seq,
+                    "at": e.at,
+                    "action": e.record.action.value,
+                    "resource": e.record.resource,
+                    "outcome": e.record.outcome.value,
+                    "user_id": e.record.user_id,
+                    "username": e.record.username,
+                    "role": e.record.role,
+                    "site_id": e.record.site_id,
+                    "patient_id": e.record.patient_id,
+                    "resource_id": e.record.resource_id,
+                    "client": e.record.client,
+                    "detail": e.record.detail,
+                    "prev_hash": e.prev_hash,
+                    "hash": e.hash,
+                }
+                for e in entries
+            ],
         )
         if head is None:
-            self.conn.execute(t.audit_head.insert().values(id=1, seq=entry.seq, hash=entry.hash))
+            self.conn.execute(t.audit_head.insert().values(id=1, seq=seq, hash=prev_hash))
         else:
             self.conn.execute(
-                t.audit_head.update()
-                .where(t.audit_head.c.id == 1)
-                .values(seq=entry.seq, hash=entry.hash)
+                t.audit_head.update().where(t.audit_head.c.id == 1).values(seq=seq, hash=prev_hash)
             )
-        return entry
+        return entries
 
     def entries(self, *, after_seq: int = 0, batch: int = 5000) -> Iterator[AuditEntry]:
         last = after_seq

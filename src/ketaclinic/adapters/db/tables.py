@@ -177,3 +177,14 @@ vital_reading = sa.Table(
     sa.Column("recorded_at", UTCDateTime, nullable=False),
 )
 sa.Index("ix_vital_reading_patient_time", vital_reading.c.patient_id, vital_reading.c.observed_at)
+
+# Each capability keeps its tables in its own module (tables_<area>.py) on this same metadata;
+# importing them here registers them, so `metadata` is always the whole schema.
+from ketaclinic.adapters.db import (  # noqa: E402  (they need `metadata` defined above)
+    tables_chair,  # noqa: F401
+    tables_dosing,  # noqa: F401
+    tables_intake,  # noqa: F401
+    tables_mbc,  # noqa: F401
+    tables_settings,  # noqa: F401
+    tables_visit_links,  # noqa: F401
+)

@@ -41,7 +41,7 @@ def list_patients(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> PatientPage:
     """Patients of the caller's sites, optionally one site or one MRN."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         codes = {s.id: s.code for s in uow.sites.all()}
         site_id = None
         if site is not None:
@@ -87,7 +87,7 @@ def register_patient(body: PatientIn, actor: ApiActor, c: AppContainer) -> Patie
 @router.get("/{patient_id}", response_model=PatientDetail, responses=ERRORS)
 def read_patient(patient_id: IdPath, actor: ApiActor, c: AppContainer) -> PatientDetail:
     """One patient's record: demographics, and for clinical roles the weight/height history."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         chart = svc.patient_chart(uow, c.clock, actor, patient_id)
         site = uow.sites.get(chart.patient.site_id)
     assert site is not None

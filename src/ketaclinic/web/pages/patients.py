@@ -12,6 +12,7 @@ from ketaclinic.domain.errors import Conflict, InvalidInput, PermissionDenied
 from ketaclinic.domain.people import CLINICAL_ROLES, NewPatient, Sex
 from ketaclinic.services import patients as svc
 from ketaclinic.web.deps import AppContainer, Csrf, IdPath, PageActor, active_site
+from ketaclinic.web.pages import mbc as mbc_pages
 from ketaclinic.web.templating import flash, render
 
 router = APIRouter(prefix="/patients")
@@ -28,7 +29,7 @@ def patient_list(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     site = active_site(request)
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         found = svc.list_patients(
             uow,
             c.clock,
@@ -138,7 +139,7 @@ def _optional_float(field: str, text: str) -> float | None:
 def patient_page(
     request: Request, patient_id: IdPath, actor: PageActor, c: AppContainer
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         chart = svc.patient_chart(uow, c.clock, actor, patient_id)
         site = uow.sites.get(chart.patient.site_id)
     principal = actor.principal
@@ -153,6 +154,7 @@ def patient_page(
             "age": chart.patient.age_on(today),
             "measurements": list(reversed(chart.measurements)),
             "clinical": clinical,
+            "mbc": mbc_pages.patient_panel(c, actor, chart.patient),
         },
     )
 

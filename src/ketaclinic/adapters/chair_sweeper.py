@@ -1,0 +1,106 @@
+"""The chair's background sweep inside a running process: every ``KETACLINIC_CHAIR_SWEEP_S``
+seconds, raise *NIBP overdue*, escalate unacknowledged alerts and e-mail the escalations
+(services/chair_escalation.sweep_all), then ring the chair boards of the sites that changed.
+
+Started by the web app's lifespan (web/app.py) and by ``ketaclinic hl7 listen``, so monitoring
+reminders and escalation run whether or not anyone has a board open. Several processes may run
+it against one database at once: the sweep locks each session and the store records each
+escalation level once, so nothing is raised, escalated or e-mailed twice.
+
+A tick runs in a worker thread (database and SMTP calls block). A failing tick is logged (its
+error type only: a database error's text may quote stored values) and the next one runs as
+usual. Stopping waits for the tick in flight, at most ``STOP_TIMEOUT_S``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from ketaclinic.adapters.db.events_chair import chair_events
+from ketaclinic.adapters.notify.smtp import notifier_in
+from ketaclinic.services import chair_escalation
+
+if TYPE_CHECKING:
+    from ketaclinic.bootstrap import Container
+
+log = logging.getLogger("ketaclinic.chair.sweeper")
+
+STOP_TIMEOUT_S = 15.0  # one tick: a few database transactions and, at worst, SMTP timeouts
+
+
+class ChairSweeper:
+    """Runs :func:`chair_escalation.sweep_all` every ``interval_s`` seconds until stopped."""
+
+    def __init__(self, container: Container, interval_s: float) -> None:
+        if interval_s <= 0:
+            raise ValueError("interval_s must be positive")
+        self.container = container
+        self.interval_s = interval_s
+        self.rules = chair_escalation.alert_rules(container.settings.alert_escalate_after_min)
+        self.ticks = 0
+        self.failures = 0
+        self._stop = asyncio.Event()
+
+    def tick(self) -> chair_escalation.SweepReport:
+        """One sweep (blocking): sweep, e-mail, announce."""
+        c = self.container
+        report = chair_escalation.sweep_all(c.uow, c.clock, notifier_in(c.extras), self.rules)
+        if report.changed_sites:
+            chair_events(c).publish(report.changed_sites)
+        return report
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                report = await asyncio.to_thread(self.tick)
+            except Exception as error:  # keep sweeping: the next tick may well succeed
+                self.failures += 1
+                log.error("chair sweep failed", extra={"error_type": type(error).__name__})
+            else:
+                delivery = report.delivery
+                if report.changed_sites or delivery.messages:
+                    log.info(
+                        "chair sweep",
+                        extra={
+                            "sites": sorted(report.changed_sites),
+                            "notices_sent": delivery.sent,
+                            "notices_skipped": delivery.skipped,
+                            "notices_retrying": delivery.retrying,
+                        },
+                    )
+            self.ticks += 1
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval_s):
+                    await self._stop.wait()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def start(container: Container) -> tuple[ChairSweeper, asyncio.Task[None]] | None:
+    """Start the sweeper on the running event loop, unless the settings turn it off."""
+    interval = container.settings.effective_chair_sweep_s
+    if interval <= 0:
+        return None
+    sweeper = ChairSweeper(container, interval)
+    task = asyncio.get_running_loop().create_task(sweeper.run(), name="chair-sweeper")
+    log.info("chair sweeper started", extra={"interval_s": interval})
+    return sweeper, task
+
+
+async def stop(started: tuple[ChairSweeper, asyncio.Task[None]] | None) -> None:
+    """Stop a sweeper from :func:`start`, letting the tick in flight finish."""
+    if started is None:
+        return
+    sweeper, task = started
+    sweeper.stop()
+    try:
+        async with asyncio.timeout(STOP_TIMEOUT_S):
+            await asyncio.shield(task)
+    except TimeoutError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

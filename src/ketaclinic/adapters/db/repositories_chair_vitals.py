@@ -1,0 +1,438 @@
+"""Readings and alerts of the chair's SQL storage (part of ``SqlChairRepository``): the
+monitor feed's batched inserts, the index-backed queries of the newest readings and trends, and
+alerts with their one-open-per-rule guarantee."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from ketaclinic.adapters.db import tables as t
+from ketaclinic.adapters.db import tables_chair as c
+from ketaclinic.adapters.db.repositories import as_utc, utc
+from ketaclinic.adapters.db.repositories_chair_records import staff_actor
+from ketaclinic.domain.alerts import (
+    Alert,
+    AlertAction,
+    AlertFinding,
+    AlertState,
+    AlertTier,
+    Comparison,
+)
+from ketaclinic.domain.errors import Conflict
+from ketaclinic.domain.provenance import Provenance, Tag, Threshold
+from ketaclinic.domain.vitals import VitalKind, VitalReading, VitalSource
+from ketaclinic.services.chair_ports import (
+    FLAG_IMPLAUSIBLE,
+    NewReading,
+    StoredAlert,
+    StoredReading,
+)
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+class ChairVitalsStore:
+    """Mixed into ``SqlChairRepository``; works on its connection."""
+
+    conn: Connection
+
+    def add_readings(
+        self,
+        patient_id: int,
+        readings: Sequence[VitalReading],
+        flags: Sequence[str],
+        recorded_at: dt.datetime,
+        *,
+        session_id: int | None,
+        monitor_message_id: int | None = None,
+    ) -> list[int]:
+        rows = [
+            NewReading(patient_id, r, flag, recorded_at, session_id, monitor_message_id)
+            for r, flag in zip(readings, flags, strict=True)
+        ]
+        return self._insert_readings(rows)
+
+    def add_reading_batch(self, rows: Sequence[NewReading]) -> None:
+        self._insert_readings(rows)
+
+    def _insert_readings(self, rows: Sequence[NewReading]) -> list[int]:
+        """Two statements however many readings: the readings, then their links to sessions.
+
+        The ids come back by RETURNING from one multi-row INSERT, which does not promise the
+        parameters' order; each returned row is matched to its reading by content instead
+        (rows with the same content are interchangeable)."""
+        if not rows:
+            return []
+        v = t.vital_reading
+        returned = self.conn.execute(
+            v.insert().returning(
+                v.c.id,
+                v.c.patient_id,
+                v.c.kind,
+                v.c.value,
+                v.c.observed_at,
+                v.c.source,
+                v.c.flag,
+                v.c.monitor_message_id,
+            ),
+            [
+                {
+                    "patient_id": row.patient_id,
+                    "kind": row.reading.kind.value,
+                    "value": row.reading.value,
+                    "unit": row.reading.unit,
+                    "code": row.reading.code,
+                    "observed_at": row.reading.observed_at,
+                    "source": row.reading.source.value,
+                    "flag": row.flag,
+                    "monitor_message_id": row.monitor_message_id,
+                    "recorded_at": row.recorded_at,
+                }
+                for row in rows
+            ],
+        ).all()
+        by_content: dict[tuple[object, ...], list[int]] = {}
+        for r in returned:
+            key = (
+                r.patient_id,
+                r.kind,
+                r.value,
+                utc(r.observed_at),
+                r.source,
+                r.flag,
+                r.monitor_message_id,
+            )
+            by_content.setdefault(key, []).append(r.id)
+        ids = [
+            by_content[
+                (
+                    row.patient_id,
+                    row.reading.kind.value,
+                    row.reading.value,
+                    row.reading.observed_at.astimezone(dt.UTC),
+                    row.reading.source.value,
+                    row.flag,
+                    row.monitor_message_id,
+                )
+            ].pop()
+            for row in rows
+        ]
+        links = [
+            {
+                "reading_id": reading_id,
+                "session_id": row.session_id,
+                "kind": row.reading.kind.value,
+                "value": row.reading.value,
+                "observed_at": row.reading.observed_at,
+                "usable": row.flag != FLAG_IMPLAUSIBLE,
+            }
+            for reading_id, row in zip(ids, rows, strict=True)
+            if row.session_id is not None
+        ]
+        if links:
+            self.conn.execute(c.session_vital.insert(), links)
+        return ids
+
+    def session_readings(
+        self, session_id: int, *, since: dt.datetime | None = None
+    ) -> list[StoredReading]:
+        v, link = t.vital_reading, c.session_vital
+        stmt = (
+            sa.select(v.c.id, v.c.kind, v.c.value, v.c.observed_at, v.c.source, v.c.code, v.c.flag)
+            .select_from(link)
+            .join(v, v.c.id == link.c.reading_id)
+            .where(link.c.session_id == session_id)
+        )
+        if since is not None:
+            stmt = stmt.where(link.c.observed_at >= since)
+        stmt = stmt.order_by(link.c.observed_at, link.c.reading_id)
+        return [_reading(r) for r in self.conn.execute(stmt)]
+
+    def latest_readings(
+        self, session_ids: Collection[int], *, since: dt.datetime
+    ) -> dict[int, list[StoredReading]]:
+        if not session_ids:
+            return {}
+        v, link = t.vital_reading, c.session_vital
+        # One index seek per (session, vital) on ix_session_vital_latest, all in one statement:
+        # the cost does not grow with how many readings the session already has.
+        ordered = sorted(set(session_ids))
+        params: dict[str, object] = {"since": since}
+        params.update({f"s{index}": sid for index, sid in enumerate(ordered)})
+        found_ids = self.conn.execute(_latest_statement(len(ordered)), params).one()
+        ids = [reading_id for reading_id in found_ids if reading_id]
+        if not ids:
+            return {}
+        rows = self.conn.execute(
+            sa.select(
+                v.c.id,
+                v.c.kind,
+                v.c.value,
+                v.c.observed_at,
+                v.c.source,
+                v.c.code,
+                v.c.flag,
+                link.c.session_id,
+            )
+            .join(link, link.c.reading_id == v.c.id)
+            .where(v.c.id.in_(ids))
+            .order_by(v.c.observed_at, v.c.id)
+        )
+        found: dict[int, list[StoredReading]] = {}
+        for r in rows:
+            found.setdefault(r.session_id, []).append(_reading(r))
+        return found
+
+    def latest_reading_times(self, session_id: int) -> dict[VitalKind, dt.datetime]:
+        latest = self.latest_readings([session_id], since=_EPOCH).get(session_id, [])
+        return {r.reading.kind: r.reading.observed_at for r in latest}
+
+    def series(
+        self,
+        session_id: int,
+        kinds: Collection[VitalKind],
+        *,
+        since: dt.datetime,
+        max_points: int,
+    ) -> dict[VitalKind, list[tuple[dt.datetime, float]]]:
+        link = c.session_vital
+        # ports.thin, computed in the database: every (n // max_points + 1)-th point counting
+        # back from the newest, so only the points drawn leave it.
+        newest = sa.func.row_number().over(
+            partition_by=link.c.kind, order_by=(link.c.observed_at.desc(), link.c.reading_id.desc())
+        )
+        count = sa.func.count().over(partition_by=link.c.kind)
+        ranked = (
+            sa.select(
+                link.c.kind,
+                link.c.observed_at,
+                link.c.value,
+                newest.label("rank"),
+                count.label("n"),
+            )
+            .where(
+                link.c.session_id == session_id,
+                link.c.observed_at >= since,
+                link.c.usable == sa.true(),
+                link.c.kind.in_(sorted(k.value for k in kinds)),
+            )
+            .subquery()
+        )
+        step = ranked.c.n // max(max_points, 1) + 1
+        rows = self.conn.execute(
+            sa.select(ranked.c.kind, ranked.c.observed_at, ranked.c.value)
+            .where((ranked.c.rank - 1) % step == 0)
+            .order_by(ranked.c.observed_at)
+        )
+        found: dict[VitalKind, list[tuple[dt.datetime, float]]] = {}
+        for kind, at, value in rows:
+            found.setdefault(VitalKind(kind), []).append((utc(at), value))
+        return found
+
+    # alerts --------------------------------------------------------------------------------
+
+    def add_alert(self, stored: StoredAlert) -> StoredAlert:
+        values = alert_values(stored)
+        values["session_id"] = stored.session_id
+        values["patient_id"] = stored.patient_id
+        values["site_id"] = stored.site_id
+        first = stored.alert.first
+        values.update(
+            rule_key=first.rule_key,
+            label=first.label,
+            tier=first.tier.value,
+            vital=first.vital.value if first.vital else "",
+            unit=first.unit,
+            comparison=first.comparison.value,
+            threshold_key=first.threshold.key,
+            threshold_value=first.threshold.value,
+            threshold_unit=first.threshold.unit,
+            provenance_tag=first.threshold.provenance.tag.value,
+            provenance_reference=first.threshold.provenance.reference[:300],
+            provenance_section=first.threshold.provenance.section,
+            action=first.action.value,
+            first_value=first.value,
+            first_observed_at=first.observed_at,
+            raised_at=stored.alert.raised_at,
+            reading_source=stored.reading_source,
+        )
+        try:
+            with self.conn.begin_nested():
+                new_id = self.conn.execute(
+                    c.chair_alert.insert().values(**values).returning(c.chair_alert.c.id)
+                ).scalar_one()
+        except IntegrityError:
+            raise Conflict(
+                f"alert: session {stored.session_id} already has an open {first.rule_key!r} alert",
+                field="rule",
+            ) from None
+        alert = stored.alert
+        return StoredAlert(
+            Alert(
+                id=new_id,
+                first=alert.first,
+                latest=alert.latest,
+                raised_at=alert.raised_at,
+                state=alert.state,
+                occurrences=alert.occurrences,
+                escalation_level=alert.escalation_level,
+                acknowledged_by=alert.acknowledged_by,
+                acknowledged_at=alert.acknowledged_at,
+                action_taken=alert.action_taken,
+                resolved_by=alert.resolved_by,
+                resolved_at=alert.resolved_at,
+                resolution_note=alert.resolution_note,
+            ),
+            stored.session_id,
+            stored.patient_id,
+            stored.site_id,
+            stored.reading_source,
+        )
+
+    def save_alert(self, stored: StoredAlert) -> None:
+        self.conn.execute(
+            c.chair_alert.update()
+            .where(c.chair_alert.c.id == stored.id)
+            .values(**alert_values(stored))
+        )
+
+    def get_alert(self, alert_id: int, *, for_update: bool = False) -> StoredAlert | None:
+        stmt = sa.select(c.chair_alert).where(c.chair_alert.c.id == alert_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).first()
+        return alert_row(row) if row else None
+
+    def session_alerts(
+        self, session_ids: Collection[int], *, open_only: bool = False
+    ) -> list[StoredAlert]:
+        if not session_ids:
+            return []
+        stmt = sa.select(c.chair_alert).where(
+            c.chair_alert.c.session_id.in_(sorted(set(session_ids)))
+        )
+        if open_only:
+            stmt = stmt.where(c.chair_alert.c.open_key.is_not(None))
+        stmt = stmt.order_by(c.chair_alert.c.raised_at.desc(), c.chair_alert.c.id.desc())
+        return [alert_row(row) for row in self.conn.execute(stmt)]
+
+    def site_alerts(
+        self, site_ids: Collection[int], *, open_only: bool = True, limit: int = 500
+    ) -> list[StoredAlert]:
+        stmt = sa.select(c.chair_alert).where(c.chair_alert.c.site_id.in_(sorted(set(site_ids))))
+        if open_only:
+            stmt = stmt.where(c.chair_alert.c.open_key.is_not(None))
+        stmt = stmt.order_by(c.chair_alert.c.raised_at.desc(), c.chair_alert.c.id.desc())
+        return [alert_row(row) for row in self.conn.execute(stmt.limit(limit))]
+
+    # side effects, dissociation, discharge ---------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _latest_statement(sessions: int) -> sa.Select[Any]:
+    """For ``sessions`` bound ids ``s0``… and ``since``: one row holding, per session and vital,
+    the id of its newest usable reading since then (NULL when none). Built once per size:
+    constructing the expression costs more than running it."""
+    link = c.session_vital
+    columns = [
+        sa.select(link.c.reading_id)
+        .where(
+            link.c.session_id == sa.bindparam(f"s{index}"),
+            link.c.usable == sa.true(),
+            link.c.kind == kind.value,
+            link.c.observed_at >= sa.bindparam("since"),
+        )
+        .order_by(link.c.observed_at.desc(), link.c.reading_id.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label(f"n{index}_{kind.value}")
+        for index in range(sessions)
+        for kind in VitalKind
+    ]
+    return sa.select(*columns)
+
+
+def _reading(r: Any) -> StoredReading:
+    return StoredReading(
+        r.id,
+        VitalReading(
+            kind=VitalKind(r.kind),
+            value=r.value,
+            observed_at=utc(r.observed_at),
+            source=VitalSource(r.source),
+            code=r.code,
+        ),
+        r.flag,
+    )
+
+
+def alert_values(stored: StoredAlert) -> dict[str, Any]:
+    """The columns that change over an alert's life."""
+    alert = stored.alert
+    return {
+        "state": alert.state.value,
+        "latest_value": alert.latest.value,
+        "latest_observed_at": alert.latest.observed_at,
+        "occurrences": alert.occurrences,
+        "escalation_level": alert.escalation_level,
+        "acknowledged_by": alert.acknowledged_by.user_id if alert.acknowledged_by else None,
+        "acknowledged_role": alert.acknowledged_by.role.value if alert.acknowledged_by else "",
+        "acknowledged_at": alert.acknowledged_at,
+        "action_taken": alert.action_taken,
+        "resolved_by": alert.resolved_by.user_id if alert.resolved_by else None,
+        "resolved_role": alert.resolved_by.role.value if alert.resolved_by else "",
+        "resolved_at": alert.resolved_at,
+        "resolution_note": alert.resolution_note,
+        "open_key": f"{stored.session_id}:{alert.rule_key}" if alert.is_open else None,
+    }
+
+
+def alert_row(r: Any) -> StoredAlert:
+    threshold = Threshold(
+        key=r.threshold_key,
+        value=r.threshold_value,
+        unit=r.threshold_unit,
+        provenance=Provenance(Tag(r.provenance_tag), r.provenance_reference, r.provenance_section),
+    )
+
+    def finding(value: float, observed_at: dt.datetime) -> AlertFinding:
+        return AlertFinding(
+            rule_key=r.rule_key,
+            label=r.label,
+            tier=AlertTier(r.tier),
+            vital=VitalKind(r.vital) if r.vital else None,
+            value=value,
+            unit=r.unit,
+            comparison=Comparison(r.comparison),
+            threshold=threshold,
+            action=AlertAction(r.action),
+            observed_at=observed_at,
+        )
+
+    alert = Alert(
+        id=r.id,
+        first=finding(r.first_value, utc(r.first_observed_at)),
+        latest=finding(r.latest_value, utc(r.latest_observed_at)),
+        raised_at=utc(r.raised_at),
+        state=AlertState(r.state),
+        occurrences=r.occurrences,
+        escalation_level=r.escalation_level,
+        acknowledged_by=staff_actor(r.acknowledged_by, r.acknowledged_role)
+        if r.acknowledged_by is not None
+        else None,
+        acknowledged_at=as_utc(r.acknowledged_at),
+        action_taken=r.action_taken,
+        resolved_by=staff_actor(r.resolved_by, r.resolved_role)
+        if r.resolved_by is not None
+        else None,
+        resolved_at=as_utc(r.resolved_at),
+        resolution_note=r.resolution_note,
+    )
+    return StoredAlert(alert, r.session_id, r.patient_id, r.site_id, r.reading_source)

@@ -1,0 +1,121 @@
+"""The audit entries of read-only units of work go through the engine's group commit
+(adapters/db/audit_commit.py): written when the unit commits, dropped when it rolls back, many
+readers' entries in one transaction, and the chain stays whole — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from ketaclinic.adapters.db import audit_commit
+from ketaclinic.adapters.db.engine import make_engine
+from ketaclinic.adapters.db.repositories import SqlAuditLog
+from ketaclinic.adapters.db.uow import SqlUnitOfWorkFactory
+from ketaclinic.domain.audit import AuditAction, AuditRecord
+from ketaclinic.services import audit as audit_svc
+
+T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def factory(
+    request: pytest.FixtureRequest, provision_db: Callable[[str], str]
+) -> Iterator[SqlUnitOfWorkFactory]:
+    engine = make_engine(provision_db(request.param))
+    yield SqlUnitOfWorkFactory(engine)
+    engine.dispose()
+
+
+def read(n: int) -> AuditRecord:
+    return AuditRecord(AuditAction.READ, "patient", resource_id=str(n))
+
+
+def stored(factory: SqlUnitOfWorkFactory) -> list[str]:
+    with factory() as uow:
+        return [e.record.resource_id for e in uow.audit.entries()]
+
+
+def test_a_read_only_unit_writes_its_entries_on_commit_and_drops_them_on_rollback(
+    factory: SqlUnitOfWorkFactory,
+) -> None:
+    with factory(readonly=True) as uow:
+        uow.audit.append(read(1), T0)
+        assert stored(factory) == []  # nothing before the commit
+        uow.commit()
+        assert stored(factory) == ["1"]
+        uow.audit.append(read(2), T0)
+        uow.rollback()
+        uow.audit.append(read(3), T0)
+        uow.commit()
+    with factory(readonly=True) as uow:
+        uow.audit.append(read(4), T0)  # left without a commit
+    assert stored(factory) == ["1", "3"]
+    with factory() as uow:
+        assert audit_svc.verify(uow).ok
+
+
+def test_readers_waiting_behind_a_write_share_the_next_transaction(
+    factory: SqlUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = audit_commit.group_commit_for(factory.engine)
+    release = threading.Event()
+    first_started = threading.Event()
+    original = SqlAuditLog.append_many
+
+    def slow_first(self: SqlAuditLog, items: list[object]) -> object:
+        if not first_started.is_set():
+            first_started.set()
+            assert release.wait(10)
+        return original(self, items)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqlAuditLog, "append_many", slow_first)
+    errors: list[BaseException] = []
+
+    def reader(n: int) -> None:
+        try:
+            with factory(readonly=True) as uow:
+                uow.audit.append(read(n), T0)
+                uow.commit()
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    before = group.batches
+    leader = threading.Thread(target=reader, args=(1,))
+    leader.start()
+    assert first_started.wait(10)
+    followers = [threading.Thread(target=reader, args=(n,)) for n in (2, 3, 4)]
+    for thread in followers:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # until all three wait behind the leader's write
+        with group._cond:
+            if len(group._waiting) == 3:
+                break
+        time.sleep(0.01)
+    release.set()
+    for thread in [leader, *followers]:
+        thread.join(10)
+    assert errors == []
+    assert group.batches - before == 2  # the leader's, then one for all three followers
+    assert sorted(stored(factory)) == ["1", "2", "3", "4"]
+    with factory() as uow:
+        assert audit_svc.verify(uow).ok
+
+
+def test_a_failed_write_reaches_every_reader_of_its_batch(
+    factory: SqlUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: SqlAuditLog, items: list[object]) -> object:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(SqlAuditLog, "append_many", broken)
+    with factory(readonly=True) as uow:
+        uow.audit.append(read(1), T0)
+        with pytest.raises(OSError, match="disk full"):
+            uow.commit()
+    monkeypatch.undo()
+    assert stored(factory) == []

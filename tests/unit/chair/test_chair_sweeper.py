@@ -1,0 +1,114 @@
+"""The background runner's loop, with its tick replaced (no database): it keeps sweeping after
+a failing tick, logs only the error's type, stops promptly letting the tick in flight finish,
+and is off unless the settings turn it on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from ketaclinic.adapters import chair_sweeper
+from ketaclinic.config import Settings
+
+
+def settings(tmp_path: Path, **more: object) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        secret_key="s" * 40,
+        environment="test",
+        _env_file=None,  # type: ignore[call-arg]
+        **more,
+    )
+
+
+def fake_container(tmp_path: Path, **more: object) -> SimpleNamespace:
+    return SimpleNamespace(settings=settings(tmp_path, **more))
+
+
+def test_the_sweep_is_off_in_tests_unless_asked_and_every_15_s_otherwise(tmp_path) -> None:
+    assert settings(tmp_path).effective_chair_sweep_s == 0
+    assert settings(tmp_path, chair_sweep_s=2.5).effective_chair_sweep_s == 2.5
+    development = Settings(
+        data_dir=tmp_path,
+        secret_key="s" * 40,
+        environment="development",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    assert development.effective_chair_sweep_s == 15.0
+    assert settings(tmp_path, chair_sweep_s=0).effective_chair_sweep_s == 0
+
+
+def test_a_bad_interval_is_refused_by_name(tmp_path) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="chair_sweep_s"):
+        settings(tmp_path, chair_sweep_s=-1)
+    with pytest.raises(ValidationError, match="alert_escalate_after_min"):
+        settings(tmp_path, alert_escalate_after_min=0)
+
+
+def test_start_does_nothing_when_the_sweep_is_off(tmp_path) -> None:
+    async def main() -> object:
+        return chair_sweeper.start(fake_container(tmp_path))  # type: ignore[arg-type]
+
+    assert asyncio.run(main()) is None
+
+
+def test_a_failing_tick_is_logged_by_type_and_the_next_one_runs(tmp_path, caplog) -> None:
+    container = fake_container(tmp_path, chair_sweep_s=0.01)
+    sweeper = chair_sweeper.ChairSweeper(container, 0.01)  # type: ignore[arg-type]
+    calls: list[int] = []
+    enough = threading.Event()
+
+    def tick() -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("SELECT … WHERE mrn = 'DEMO-0001'")  # a message that quotes data
+        if len(calls) >= 3:
+            enough.set()
+        return SimpleNamespace(changed_sites=frozenset(), delivery=SimpleNamespace(messages=0))
+
+    sweeper.tick = tick  # type: ignore[method-assign]
+
+    async def main() -> None:
+        task = asyncio.get_running_loop().create_task(sweeper.run())
+        await asyncio.to_thread(enough.wait, 10)
+        await chair_sweeper.stop((sweeper, task))
+        assert task.done()
+
+    with caplog.at_level(logging.ERROR, logger="ketaclinic.chair.sweeper"):
+        asyncio.run(main())
+    assert len(calls) >= 3
+    assert sweeper.failures == 1
+    failed = [r for r in caplog.records if r.getMessage() == "chair sweep failed"]
+    assert [getattr(r, "error_type", None) for r in failed] == ["RuntimeError"]
+    assert all("DEMO-0001" not in r.getMessage() for r in caplog.records)
+
+
+def test_stopping_waits_for_the_tick_in_flight(tmp_path) -> None:
+    container = fake_container(tmp_path, chair_sweep_s=60)
+    sweeper = chair_sweeper.ChairSweeper(container, 60)  # type: ignore[arg-type]
+    started, finished = threading.Event(), threading.Event()
+
+    def tick() -> object:
+        started.set()
+        threading.Event().wait(0.3)  # a slow tick: a database transaction, an SMTP call
+        finished.set()
+        return SimpleNamespace(changed_sites=frozenset(), delivery=SimpleNamespace(messages=0))
+
+    sweeper.tick = tick  # type: ignore[method-assign]
+
+    async def main() -> None:
+        task = asyncio.get_running_loop().create_task(sweeper.run())
+        await asyncio.to_thread(started.wait, 10)
+        await chair_sweeper.stop((sweeper, task))
+        assert finished.is_set()  # not cut off half-way
+        assert task.done()
+
+    asyncio.run(main())
+    assert sweeper.ticks == 1  # and no second tick after the stop
