@@ -414,7 +414,9 @@ def board_latency(server: Server, background_site: str) -> tuple[list[float], li
     result: dict[str, list[float]] = {}
 
     def run_background() -> None:
-        result["ack"] = asyncio.run(paced(server.hl7_port, "BG", background, seconds, PACED_RATE))
+        result["ack"] = asyncio.run(
+            paced(server.hl7_port, f"BG-{background_site}", background, seconds, PACED_RATE)
+        )
 
     loader = threading.Thread(target=run_background)
     loader.start()
@@ -424,7 +426,10 @@ def board_latency(server: Server, background_site: str) -> tuple[list[float], li
 
     async def send_probe(n: int, mrn: str, chair: str) -> None:
         link = await Link.open(server.hl7_port)
-        link.writer.write(oru(f"PROBE-{n}", mrn, chair, spo2=85, rng=random.Random(n)))
+        # Control ids are unique per run: a repeated one is a retransmission, which the listener
+        # acknowledges without storing again.
+        control_id = f"PROBE-{background_site}-{n}"
+        link.writer.write(oru(control_id, mrn, chair, spo2=85, rng=random.Random(n)))
         await link.writer.drain()
         await link.ack()
         await link.close()

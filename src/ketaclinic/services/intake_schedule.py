@@ -314,6 +314,18 @@ def _scheduled_visit(series: Series, visit_number: int) -> Visit:
     return visit
 
 
+def _not_at_the_chair(uow: UnitOfWork, visit: Visit, verb: str) -> None:
+    """Refuse to change a visit the patient has been checked in for at a chair (before its
+    booked time, as happens when a patient arrives early): the chair session is the record of
+    that visit, and cancelling or moving the visit under it would orphan the session."""
+    if uow.visit_links.for_visits([visit.id]):
+        raise Conflict(
+            f"visit_number: the patient was checked in at the chair for visit {visit.number}, "
+            f"so it cannot be {verb}; if it is not taking place, cancel the chair session",
+            field="visit_number",
+        )
+
+
 def reschedule_visit(
     uow: UnitOfWork,
     clock: Clock,
@@ -355,6 +367,7 @@ def reschedule_visit(
             "cannot be moved",
             field="visit_number",
         )
+    _not_at_the_chair(uow, visit, "moved")
     others = {
         v.local_day for v in uow.schedule.patient_visits(patient.id) if v.series_id != series.id
     }
@@ -432,6 +445,7 @@ def cancel_visit(
             "cannot be cancelled",
             field="visit_number",
         )
+    _not_at_the_chair(uow, visit, "cancelled")
     site = _patient_site(uow, patient)
     uow.schedule.lock_site(site.id)
     uow.schedule.cancel_visit(visit.id, principal.user_id, clock.now(), text)

@@ -213,3 +213,19 @@ def test_director_page_lists_rules_and_refuses_an_unsafe_value(client, demo, log
     done = client.post("/admin/alert-rules", data=form, follow_redirects=True)
     assert done.status_code == 200
     assert "approved by director.mia" in done.text
+
+
+def test_the_session_chart_draws_the_clinic_value_not_the_default(
+    client, demo, token_for, login_as
+) -> None:
+    director = token_for("director.mia")
+    sid = session_id(demo)
+    login_as("nurse.mia")
+    before = client.get(f"/sessions/{sid}/vitals.svg").text
+    assert "spo2 &lt; 92 [" in before or "spo2 < 92 [" in before
+
+    assert put(client, director, ALERTS, "spo2_min", 95).status_code == 200
+    after = client.get(f"/sessions/{sid}/vitals.svg").text
+    assert "spo2 &lt; 95 [" in after or "spo2 < 95 [" in after
+    assert "spo2 &lt; 92 [" not in after
+    assert "spo2 < 92 [" not in after

@@ -19,7 +19,7 @@ from ketaclinic.adapters.db.events_chair import chair_events
 from ketaclinic.adapters.plots.chair_vitals import ThresholdLine, render_vitals_chart
 from ketaclinic.adapters.plots.concentration import render_concentration_plot
 from ketaclinic.bootstrap import Container
-from ketaclinic.domain.alerts import DEFAULT_RULES
+from ketaclinic.domain.alerts import AlertRules
 from ketaclinic.domain.errors import (
     Conflict,
     InvalidInput,
@@ -30,6 +30,7 @@ from ketaclinic.domain.vitals import VitalKind
 from ketaclinic.services import (
     chair_sessions,
     chair_views,
+    clinic_settings,
 )
 from ketaclinic.services import patients as patients_svc
 from ketaclinic.services.audit import Actor
@@ -177,7 +178,8 @@ def session_record_pdf(session_id: IdPath, actor: PageActor, c: AppContainer) ->
     """The printable record as a PDF file (web/pages/chair_record.py); audited as a read."""
     with c.uow() as uow:
         d = chair_views.session_detail(uow, c.clock, actor, session_id, "record.pdf")
-    pdf = chair_record.render_record_pdf(d, _thresholds())
+        rules = clinic_settings.clinic_alert_rules(uow)
+    pdf = chair_record.render_record_pdf(d, _thresholds(rules))
     return Response(
         content=pdf,
         media_type="application/pdf",
@@ -200,11 +202,12 @@ def instructions(
     return render(request, "chair/instructions.html", context)
 
 
-def _thresholds() -> list[ThresholdLine]:
-    """The in-infusion alarm limits, with their source (domain/alerts.py DEFAULT_RULES)."""
+def _thresholds(rules: AlertRules) -> list[ThresholdLine]:
+    """The in-infusion alarm limits the chair alerts on — the clinic's values where the
+    director set them (services/clinic_settings.py), else the defaults — with their source."""
     lines: list[ThresholdLine] = []
     for key in ("bp_during_infusion", "hr_during_infusion", "spo2_low"):
-        for limit in DEFAULT_RULES.rule(key).limits:
+        for limit in rules.rule(key).limits:
             t = limit.threshold
             label = f"{limit.vital.value.replace('_', ' ')} {limit.comparison.value} {t.value:g}"
             label += f" [{t.provenance.tag.value}]"
@@ -217,13 +220,14 @@ def vitals_chart(session_id: IdPath, actor: PageActor, c: AppContainer) -> Respo
     with c.uow() as uow:
         row, readings = chair_views.session_vitals(uow, c.clock, actor, session_id)
         site = uow.sites.get(row.site_id)
+        rules = clinic_settings.clinic_alert_rules(uow)
     svg = render_vitals_chart(
         readings,
         tz=zone(site.timezone) if site else dt.UTC,
         infusion_start=row.infusion_started_at,
         infusion_end=row.infusion_ended_at,
         now=c.clock.now(),
-        thresholds=_thresholds(),
+        thresholds=_thresholds(rules),
     )
     return Response(content=svg, media_type="image/svg+xml")
 

@@ -271,6 +271,42 @@ def test_a_visit_that_has_begun_cannot_be_cancelled(client, demo, token_for) -> 
     assert count(demo, ti.cancelled_visit) == 0
 
 
+def test_a_visit_the_patient_is_checked_in_for_cannot_be_cancelled_or_moved(
+    client, demo, token_for
+) -> None:
+    # The patient arrives early: checked in at a free chair before the booked time, the chair
+    # session is linked to the visit, which must then stay as it is.
+    pid = patient_id(demo, "DEMO-0005")
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=20)
+    with demo.uow() as uow:
+        site = uow.sites.by_code("MIA")
+        chair = next(ch for ch in uow.sites.chairs(site.id) if ch.code == "MIA-4")
+        plan = uow.schedule.plans(pid)[0]
+        series = uow.schedule.add_series(
+            Series(0, pid, chair.site_id, plan.id, plan.protocol_id, 1, soon),
+            [NewVisit(chair.id, 1, soon, soon + dt.timedelta(hours=3), today())],
+        )
+        uow.commit()
+    nurse, desk = token_for("nurse.mia"), token_for("frontdesk.mia")
+    checked_in = client.post(
+        "/api/v1/sessions", json={"chair": "MIA-4", "mrn": "DEMO-0005"}, headers=nurse
+    )
+    assert checked_in.status_code == 201, checked_in.text
+    url = f"/api/v1/patients/{pid}/series/{series.id}/visits/1"
+    refused = client.post(f"{url}/cancel", json={"reason": "no show"}, headers=desk)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["field"] == "visit_number"
+    assert "checked in at the chair" in refused.json()["error"]["message"]
+    moved = client.post(f"{url}/move", json={"at": "17:00"}, headers=desk)
+    assert moved.status_code == 409
+    assert "checked in at the chair" in moved.json()["error"]["message"]
+    assert count(demo, ti.cancelled_visit) == 0
+    with demo.uow() as uow:
+        (visit,) = uow.schedule.get_series(series.id).visits
+        assert visit.starts_at == soon
+        assert uow.visit_links.for_visits([visit.id])
+
+
 def test_another_sites_series_cannot_be_changed(client, demo, token_for) -> None:
     pid, series = book(client, demo, token_for("frontdesk.mia"))
     url = f"/api/v1/patients/{pid}/series/{series['id']}/visits/1"
