@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib import resources
 from urllib.parse import quote
@@ -13,7 +13,9 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ketaclinic import __version__
 from ketaclinic.adapters import chair_sweeper
@@ -71,6 +73,67 @@ def lifespan(container: Container) -> Callable[[FastAPI], AbstractAsyncContextMa
     return run
 
 
+class RequestContext:
+    """Every HTTP request gets an id (kept from ``X-Request-ID`` or made), the security headers,
+    ``Cache-Control: no-store`` outside /static, and one structured log line with the route
+    template, status and duration — never the path's values or the query. A NUL in the path or
+    query is answered here with a 422 page.
+
+    Pure ASGI (not ``@app.middleware("http")``): Starlette's BaseHTTPMiddleware runs every
+    request through an extra task and memory streams, which cost more than a chart read."""
+
+    def __init__(self, app: ASGIApp, *, production: bool) -> None:
+        self.app = app
+        self.production = production
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        request_id = request.headers.get("x-request-id", "")[:64] or secrets.token_hex(8)
+        request.state.request_id = request_id
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if self.production:
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+                if not scope["path"].startswith("/static/"):
+                    headers.setdefault("Cache-Control", "no-store")
+                headers["X-Request-ID"] = request_id
+            await send(message)
+
+        if _has_nul(request):
+            # No text we store or search may hold a NUL (PostgreSQL refuses it); say so plainly.
+            # This runs outside the session middleware: the error page is rendered as for a
+            # visitor without a session.
+            scope.setdefault("session", {})
+            response = errors.nul_response(request, "\x00" in request.url.path)
+            await response(scope, receive, send_with_headers)
+        else:
+            await self.app(scope, receive, send_with_headers)
+        principal = getattr(request.state, "principal", None)
+        log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                # The route template, never the raw path or query (which may hold an MRN).
+                "route": route_template(request),
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "user_id": principal.user_id if principal else None,
+            },
+        )
+
+
 def create_app(container: Container) -> FastAPI:
     app = FastAPI(
         lifespan=lifespan(container),
@@ -94,42 +157,7 @@ def create_app(container: Container) -> FastAPI:
         https_only=settings.is_production,
     )
 
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = request.headers.get("x-request-id", "")[:64] or secrets.token_hex(8)
-        request.state.request_id = request_id
-        started = time.perf_counter()
-        if _has_nul(request):
-            # No text we store or search may hold a NUL (PostgreSQL refuses it); say so plainly.
-            # This middleware runs outside the session middleware: the error page is rendered
-            # as for a visitor without a session.
-            request.scope.setdefault("session", {})
-            response = errors.nul_response(request, "\x00" in request.url.path)
-        else:
-            response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if settings.is_production:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        response.headers["X-Request-ID"] = request_id
-        principal = getattr(request.state, "principal", None)
-        log.info(
-            "request",
-            extra={
-                "request_id": request_id,
-                "method": request.method,
-                # The route template, never the raw path or query (which may hold an MRN).
-                "route": route_template(request),
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                "user_id": principal.user_id if principal else None,
-            },
-        )
-        return response
+    app.add_middleware(RequestContext, production=settings.is_production)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
