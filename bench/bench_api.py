@@ -9,17 +9,23 @@
 
 Environment: set KETACLINIC_TEST_POSTGRES_URL for the PostgreSQL runs (skipped otherwise, and
 said so in the report). BENCH_API_SECONDS (default 20) bounds each load phase.
+
+Seeding 5 M readings takes minutes per database, so it happens once per engine and process
+(:func:`seeded_copy`; on PostgreSQL vacuumed and analysed once seeded): each run gets a fresh
+copy of that seeded clinic, and bench_mixed reuses it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import datetime as dt
 import os
 import random
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -27,6 +33,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -101,6 +108,74 @@ def _seed(url: str, data_dir: Path) -> None:
     engine.dispose()
 
 
+# Engine ("sqlite", "postgresql") -> the seeded template: a SQLite file's path, or the name of a
+# database on KETACLINIC_TEST_POSTGRES_URL's server; removed when the process exits.
+_TEMPLATES: dict[str, str] = {}
+
+
+def _admin_url() -> str:
+    return normalise_url(os.environ.get("KETACLINIC_TEST_POSTGRES_URL", ""))
+
+
+def seeded_copy(engine: str, work: Path) -> tuple[str, Callable[[], None]]:
+    """A fresh database holding the seeded clinic (:func:`_seed`), and a function that removes
+    it. ``engine`` is ``"sqlite"`` (a file in ``work``) or ``"postgresql"`` (a database created
+    on KETACLINIC_TEST_POSTGRES_URL's server). The first call per engine seeds a template; later
+    calls in the same process copy it (SQLite's backup API; PostgreSQL's ``CREATE DATABASE …
+    TEMPLATE``), which takes seconds instead of minutes. Nothing connects to a template after
+    seeding, so a copy is consistent; the templates are removed when the process exits."""
+    tag = uuid.uuid4().hex[:8]
+    if engine == "sqlite":
+        if engine not in _TEMPLATES:
+            folder = Path(tempfile.mkdtemp(prefix="ketaclinic-bench-seed-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            template = folder / "template.sqlite3"
+            _seed(f"sqlite:///{template}", folder)
+            _TEMPLATES[engine] = str(template)
+        path = work / f"bench-{tag}.sqlite3"
+        source, target = sqlite3.connect(_TEMPLATES[engine]), sqlite3.connect(path)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+
+        def remove_file() -> None:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+        return f"sqlite:///{path}", remove_file
+    admin = _admin_url()
+    admin_engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    if engine not in _TEMPLATES:
+        template_name = f"ketaclinic_bench_seed_{tag}"
+        with admin_engine.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{template_name}"')
+        atexit.register(_drop_database, admin, template_name)
+        template_url = sa.engine.make_url(admin).set(database=template_name)
+        _seed(template_url.render_as_string(False), work / "seed")
+        # Vacuumed and analysed now, so autovacuum has nothing left to do on the template while
+        # later benchmarks run (its copies start vacuumed too, like a clinic's database).
+        template_engine = sa.create_engine(template_url, isolation_level="AUTOCOMMIT")
+        with template_engine.connect() as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+        template_engine.dispose()
+        _TEMPLATES[engine] = template_name
+    name = f"ketaclinic_bench_{tag}"
+    with admin_engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{_TEMPLATES[engine]}"')
+    admin_engine.dispose()
+    url = sa.engine.make_url(admin).set(database=name).render_as_string(False)
+    return url, lambda: _drop_database(admin, name)
+
+
+def _drop_database(admin: str, name: str) -> None:
+    admin_engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin_engine.dispose()
+
+
 def _env(url: str, data_dir: Path) -> dict[str, str]:
     return {
         **os.environ,
@@ -132,10 +207,19 @@ def _serve(url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("server did not start")
 
 
-async def _load(bases: list[str], token: str, ids: list[int]) -> tuple[list[float], int, float]:
+async def _load(
+    bases: list[str],
+    token: str,
+    ids: list[int],
+    *,
+    clients: int = CLIENTS,
+    seconds: float = SECONDS,
+) -> tuple[list[float], int, float]:
+    """``clients`` concurrent chart readers for ``seconds``, alternating between ``bases``:
+    latencies (ms), errors, elapsed seconds."""
     latencies: list[float] = []
     errors = 0
-    stop_at = time.monotonic() + SECONDS
+    stop_at = time.monotonic() + seconds
     rng = random.Random(11)
 
     async def client(n: int) -> None:
@@ -155,7 +239,7 @@ async def _load(bases: list[str], token: str, ids: list[int]) -> tuple[list[floa
                 errors += 0 if ok else 1
 
     started = time.monotonic()
-    await asyncio.gather(*(client(n) for n in range(CLIENTS)))
+    await asyncio.gather(*(client(n) for n in range(clients)))
     return latencies, errors, time.monotonic() - started
 
 
@@ -164,21 +248,33 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
+def director_token(base: str) -> str:
+    """An API token of the demo's director.mia (the chart clients' caller)."""
+    response = httpx.post(
+        f"{base}/api/v1/auth/token",
+        data={"username": "director.mia", "password": "demo-clinic-2026"},
+    )
+    return str(response.json()["access_token"])
+
+
+def chart_ids(url: str) -> list[int]:
+    """The patients whose charts the clients read: every patient of site MIA."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        mia = conn.execute(sa.select(t.site.c.id).where(t.site.c.code == "MIA")).scalar()
+        ids = list(
+            conn.execute(sa.select(t.patient.c.id).where(t.patient.c.site_id == mia)).scalars()
+        )
+    engine.dispose()
+    return ids
+
+
 def _run_load(url: str, data_dir: Path, processes: int) -> str:
     servers = [_serve(url, data_dir) for _ in range(processes)]
     try:
         bases = [base for _, base in servers]
-        token = httpx.post(
-            f"{bases[0]}/api/v1/auth/token",
-            data={"username": "director.mia", "password": "demo-clinic-2026"},
-        ).json()["access_token"]
-        engine = make_engine(url)
-        with engine.connect() as conn:
-            mia = conn.execute(sa.select(t.site.c.id).where(t.site.c.code == "MIA")).scalar()
-            ids = list(
-                conn.execute(sa.select(t.patient.c.id).where(t.patient.c.site_id == mia)).scalars()
-            )
-        engine.dispose()
+        token = director_token(bases[0])
+        ids = chart_ids(url)
         latencies, errors, elapsed = asyncio.run(_load(bases, token, ids))
     finally:
         for process, _ in servers:
@@ -272,26 +368,19 @@ def run() -> str:
         "|---|---|---|---|---|",
     ]
     try:
-        sqlite_url = f"sqlite:///{work / 'bench.sqlite3'}"
-        _seed(sqlite_url, work)
-        lines.append(_run_load(sqlite_url, work, 1))
-        audit_lines.append(_audit_cost(sqlite_url))
-        admin = os.environ.get("KETACLINIC_TEST_POSTGRES_URL", "")
-        if admin:
-            admin = normalise_url(admin)
-            name = f"ketaclinic_bench_{uuid.uuid4().hex[:8]}"
-            admin_engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-            with admin_engine.connect() as conn:
-                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-            pg_url = sa.engine.make_url(admin).set(database=name).render_as_string(False)
+        sqlite_url, remove = seeded_copy("sqlite", work)
+        try:
+            lines.append(_run_load(sqlite_url, work, 1))
+            audit_lines.append(_audit_cost(sqlite_url))
+        finally:
+            remove()
+        if os.environ.get("KETACLINIC_TEST_POSTGRES_URL", ""):
+            pg_url, drop = seeded_copy("postgresql", work)
             try:
-                _seed(pg_url, work / "pg")
                 lines.append(_run_load(pg_url, work / "pg", 2))
                 audit_lines.append(_audit_cost(pg_url))
             finally:
-                with admin_engine.connect() as conn:
-                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                admin_engine.dispose()
+                drop()
         else:
             lines.append(
                 "| PostgreSQL | — | not run: KETACLINIC_TEST_POSTGRES_URL unset | | | | | |"

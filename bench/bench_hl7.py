@@ -38,7 +38,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +83,16 @@ def _free_port() -> int:
 
 def prepare(url: str, workdir: Path) -> dict[str, str]:
     """Migrate, load the demo, add the bench sites, sessions and nurse; the server's env."""
+    return furnish(url, workdir, ("BT", "BEN"), load_demo=True)
+
+
+def furnish(
+    url: str, workdir: Path, site_codes: Sequence[str], *, load_demo: bool
+) -> dict[str, str]:
+    """Migrate; load the demo clinic when ``load_demo`` (else it must be there already); add a
+    bench site per code with CHAIRS chairs, each with a patient ``<code>-P00n`` in a running
+    infusion at chair ``<code>-n``; add nurse.ben (site BEN, PASSWORD). Returns the server's
+    env (the database, a data folder in ``workdir``, the bench secret)."""
     settings = Settings(
         database_url=url,
         data_dir=workdir / "data",
@@ -96,8 +106,9 @@ def prepare(url: str, workdir: Path) -> dict[str, str]:
     now = dt.datetime.now(dt.UTC)
     rng = random.Random(20261124)
     with container.uow() as uow:
-        demo_svc.load(uow, container.clock, passwords)
-        for code in ("BT", "BEN"):
+        if load_demo:
+            demo_svc.load(uow, container.clock, passwords)
+        for code in site_codes:
             site = add_site(uow, code, f"Bench {code}", "America/New_York")
             for n in range(1, CHAIRS + 1):
                 chair = add_chair(uow, site, f"{code}-{n}", f"Chair {n}")
@@ -172,21 +183,24 @@ class Server:
                 self.process.wait(timeout=10)
 
 
-def start_server(env: dict[str, str], workdir: Path) -> Server:
-    port, hl7_port = _free_port(), _free_port()
-    with (workdir / "serve.log").open("wb") as log:
+def start_server(
+    env: dict[str, str], workdir: Path, *, hl7: bool = True, log_name: str = "serve.log"
+) -> Server:
+    """``ketaclinic serve`` on loopback, with the HL7 listener unless ``hl7`` is false (then
+    ``hl7_port`` is 0); its output goes to ``workdir / log_name``."""
+    port, hl7_port = _free_port(), _free_port() if hl7 else 0
+    command = [KETACLINIC, "serve", "--port", str(port)]
+    if hl7:
+        command += ["--hl7-port", str(hl7_port)]
+    with (workdir / log_name).open("wb") as log:
         process = subprocess.Popen(
-            [KETACLINIC, "serve", "--port", str(port), "--hl7-port", str(hl7_port)],
-            env=env,
-            cwd=workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            command, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
         )
     server = Server(process, port, hl7_port)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"serve exited; see {workdir / 'serve.log'}")
+            raise RuntimeError(f"serve exited; see {workdir / log_name}")
         try:
             with urllib.request.urlopen(f"{server.base}/healthz", timeout=2):
                 return server
@@ -333,23 +347,23 @@ async def paced(
 # --- 3. monitor → alert on the board's SSE stream -----------------------------------------------
 
 
+def sign_in(client: httpx.Client, username: str = "nurse.ben", password: str = PASSWORD) -> None:
+    """Sign ``client`` in through the login form (its cookies then hold the session)."""
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf.group(1), "next": "/"},
+    )
+
+
 class BoardWatcher:
     """The board's event stream, read in a thread; remembers each frame with its arrival time."""
 
     def __init__(self, base: str) -> None:
         self.client = httpx.Client(base_url=base, timeout=30)
-        page = self.client.get("/login")
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-        assert csrf is not None
-        self.client.post(
-            "/login",
-            data={
-                "username": "nurse.ben",
-                "password": PASSWORD,
-                "csrf_token": csrf.group(1),
-                "next": "/",
-            },
-        )
+        sign_in(self.client)
         self.frames: list[tuple[float, str]] = []
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -399,6 +413,30 @@ def chair_card(html: str, chair: str) -> str:
     return html[start : end if end > 0 else len(html)]
 
 
+async def send_probe(port: int, control_id: str, mrn: str, chair: str, seed: int) -> None:
+    """One ORU^R01 with SpO2 85 % (raises the SpO2-low alert) on its own connection, ACK read.
+    Control ids must be unique per run: a repeated one is a retransmission, which the listener
+    acknowledges without storing again."""
+    link = await Link.open(port)
+    link.writer.write(oru(control_id, mrn, chair, spo2=85, rng=random.Random(seed)))
+    await link.writer.drain()
+    await link.ack()
+    await link.close()
+
+
+def clear_alerts(api: httpx.Client, headers: dict[str, str], site: str, rule: str) -> None:
+    """Acknowledge and resolve the open ``rule`` alerts of ``site`` through the API, as the
+    nurse would, so the next probe on the same chair raises a new one."""
+    for alert in api.get(f"/api/v1/alerts?state=open&site={site}", headers=headers).json()["items"]:
+        if alert["rule"] == rule:
+            api.post(
+                f"/api/v1/alerts/{alert['id']}/acknowledge",
+                json={"action_taken": "bench"},
+                headers=headers,
+            )
+            api.post(f"/api/v1/alerts/{alert['id']}/resolve", json={"note": ""}, headers=headers)
+
+
 def board_latency(server: Server, background_site: str) -> tuple[list[float], list[float], int]:
     """Probe latencies (ms) to BEN's board with the 200 msg/s background on the chairs of
     ``background_site``, the background's ACK latencies (ms), and the probes missed."""
@@ -424,20 +462,10 @@ def board_latency(server: Server, background_site: str) -> tuple[list[float], li
     probe_ms: list[float] = []
     missed = 0
 
-    async def send_probe(n: int, mrn: str, chair: str) -> None:
-        link = await Link.open(server.hl7_port)
-        # Control ids are unique per run: a repeated one is a retransmission, which the listener
-        # acknowledges without storing again.
-        control_id = f"PROBE-{background_site}-{n}"
-        link.writer.write(oru(control_id, mrn, chair, spo2=85, rng=random.Random(n)))
-        await link.writer.drain()
-        await link.ack()
-        await link.close()
-
     for n in range(PROBES):
         mrn, chair = probes[n % CHAIRS]
         sent = time.perf_counter()
-        asyncio.run(send_probe(n, mrn, chair))
+        asyncio.run(send_probe(server.hl7_port, f"PROBE-{background_site}-{n}", mrn, chair, n))
         seen = watcher.first_frame_after(
             sent, lambda html, c=chair: 'data-rule="spo2_low"' in chair_card(html, c), 10.0
         )
@@ -446,16 +474,7 @@ def board_latency(server: Server, background_site: str) -> tuple[list[float], li
         else:
             probe_ms.append((seen - sent) * 1000.0)
         # The nurse acknowledges and resolves it, so the next probe on this chair raises anew.
-        for alert in api.get("/api/v1/alerts?state=open&site=BEN", headers=headers).json()["items"]:
-            if alert["rule"] == "spo2_low":
-                api.post(
-                    f"/api/v1/alerts/{alert['id']}/acknowledge",
-                    json={"action_taken": "bench"},
-                    headers=headers,
-                )
-                api.post(
-                    f"/api/v1/alerts/{alert['id']}/resolve", json={"note": ""}, headers=headers
-                )
+        clear_alerts(api, headers, "BEN", "spo2_low")
         time.sleep(PROBE_EVERY_S)
     loader.join(timeout=seconds + PHASE_DEADLINE_S)
     watcher.close()
