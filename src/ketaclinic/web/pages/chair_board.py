@@ -181,6 +181,66 @@ def render_fragment(c: Container, actor: Actor, site_id: int, *, audited: bool) 
     return templates.env.get_template("chair/_board.html").render(board_context(board))
 
 
+class SharedRenders:
+    """One render of a site's board serves every stream of that site that is waiting for it.
+
+    Each open board used to render the whole board itself after every change, so five nurses
+    watching one site meant five renders per monitor batch. Now a stream asks for a render that
+    *began* after the moment it last went to sleep (``since``): a render already begun after
+    that includes every change the stream was woken for (changes are published after their
+    commit), so the stream takes that render's result, whether finished or still running.
+    Otherwise it starts one. Renders run as tasks, so a stream that goes away mid-render does
+    not cancel the render the others wait for.
+
+    The fragment does not depend on who looks (every stream passed the site's access check
+    with its first, audited render); it depends on the site and the time only."""
+
+    def __init__(self) -> None:
+        self._done: dict[int, tuple[float, str]] = {}
+        self._running: dict[int, tuple[float, asyncio.Task[str]]] = {}
+        self.renders = 0  # for tests
+
+    async def fragment(self, c: Container, actor: Actor, site_id: int, *, since: float) -> str:
+        loop = asyncio.get_running_loop()
+        done = self._done.get(site_id)
+        if done is not None and done[0] >= since:
+            return done[1]
+        running = self._running.get(site_id)
+        if running is not None and running[0] >= since and running[1].get_loop() is loop:
+            return await asyncio.shield(running[1])
+        started = loop.time()
+        task = loop.create_task(
+            asyncio.to_thread(render_fragment, c, actor, site_id, audited=False)
+        )
+        self._running[site_id] = (started, task)
+        self.renders += 1
+
+        def finished(task: asyncio.Task[str]) -> None:
+            if self._running.get(site_id, (0.0, None))[1] is task:
+                del self._running[site_id]
+            if task.cancelled() or task.exception() is not None:
+                return
+            if site_id not in self._done or self._done[site_id][0] < started:
+                self._done[site_id] = (started, task.result())
+
+        task.add_done_callback(finished)
+        return await asyncio.shield(task)
+
+
+RENDERS_KEY = "chair_board.shared_renders"
+
+
+def shared_renders(c: Container) -> SharedRenders:
+    """The process's shared board renders for this container (created on first use; streams
+    run on the server's one event loop, so no lock is needed)."""
+    found = c.extras.get(RENDERS_KEY)
+    if isinstance(found, SharedRenders):
+        return found
+    renders = SharedRenders()
+    c.extras[RENDERS_KEY] = renders
+    return renders
+
+
 def _site(request: Request) -> Site:
     site = active_site(request)
     if site is None:
@@ -213,6 +273,8 @@ async def board_stream(
     # The first render happens before the response starts, so a refusal is an error status.
     first = await asyncio.to_thread(render_fragment, c, actor, site.id, audited=True)
 
+    shared = shared_renders(c)
+
     async def events() -> AsyncIterator[str]:
         bus = chair_events(c)
         subscription = bus.subscribe(site.id)
@@ -223,11 +285,12 @@ async def board_stream(
                 return
             deadline = loop.time() + MAX_STREAM_S
             while loop.time() < deadline:
+                woke = loop.time()
                 if await subscription.wait(REFRESH_S):
                     await asyncio.sleep(COALESCE_S)
                 if await request.is_disconnected():
                     return
-                html = await asyncio.to_thread(render_fragment, c, actor, site.id, audited=False)
+                html = await shared.fragment(c, actor, site.id, since=woke)
                 yield sse_frame("board", html)
         finally:
             bus.unsubscribe(subscription)
