@@ -16,6 +16,13 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connections kept open per engine. The web server runs sync handlers on up to 40 threads
+# (anyio's default); an overflow connection is closed as soon as it is returned, so a pool
+# smaller than the usual concurrency opens and closes a connection per request under load.
+# A SQLite connection is a file handle; a PostgreSQL one is a server process (two app
+# processes and the HL7 listener stay well under the default max_connections of 100).
+SQLITE_POOL_SIZE = 32
+POSTGRES_POOL_SIZE = 20
 # Set on a connection's ``info`` by a read-only unit of work: its transaction begins DEFERRED.
 READONLY_KEY = "ketaclinic.readonly"
 # synchronous=FULL: an acknowledged commit survives a power cut, not only a process crash.
@@ -43,12 +50,14 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             url,
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            pool_size=8,
+            pool_size=SQLITE_POOL_SIZE,
             max_overflow=8,
         )
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return sa.create_engine(
+        url, echo=echo, pool_size=POSTGRES_POOL_SIZE, max_overflow=10, pool_pre_ping=True
+    )
 
 
 def _configure_sqlite(engine: Engine) -> None:
