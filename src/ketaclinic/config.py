@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_CHAIR_SWEEP_S = 15.0  # design: NIBP-overdue granularity well under a minute
+DEFAULT_VISIT_REMINDER_SWEEP_S = 300.0  # design: a reminder a day ahead need not be to the minute
+DEFAULT_VISIT_REMINDER_LEAD_H = 24.0  # services/visit_notice_ports.DEFAULT_REMINDER_LEAD
 
 
 class Environment(StrEnum):
@@ -57,6 +59,13 @@ class Settings(BaseSettings):
     # Minutes an unacknowledged clinical alert waits before each escalation level (design
     # default 2 min, domain/alerts.py DEFAULT_RULES; REFERENCE.md §5 has no published figure).
     alert_escalate_after_min: float = Field(default=2.0, gt=0, le=240)
+    # Appointment reminders (docs/intake.md): hours before a visit its reminder e-mail goes out
+    # (1 h – 7 days), and seconds between the reminder sweeps that the background sweeper runs
+    # beside the chair's (0 turns them off; unset means every 5 minutes, except in the test
+    # environment, where they are off unless a test asks). ``ketaclinic visits send-reminders``
+    # does the same from cron.
+    visit_reminder_lead_h: float = Field(default=DEFAULT_VISIT_REMINDER_LEAD_H, ge=1, le=168)
+    visit_reminder_sweep_s: float | None = Field(default=None, ge=0, le=86400)
 
     log_level: str = "INFO"
     # The zone of times that bedside monitors send without a UTC offset (HL7 TS without "+hhmm").
@@ -91,6 +100,13 @@ class Settings(BaseSettings):
         if self.chair_sweep_s is not None:
             return self.chair_sweep_s
         return 0.0 if self.environment is Environment.TEST else DEFAULT_CHAIR_SWEEP_S
+
+    @property
+    def effective_visit_reminder_sweep_s(self) -> float:
+        """Seconds between the background reminder sweeps; 0 when they are off."""
+        if self.visit_reminder_sweep_s is not None:
+            return self.visit_reminder_sweep_s
+        return 0.0 if self.environment is Environment.TEST else DEFAULT_VISIT_REMINDER_SWEEP_S
 
     @property
     def effective_database_url(self) -> str:

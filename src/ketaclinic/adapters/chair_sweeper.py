@@ -2,10 +2,17 @@
 seconds, raise *NIBP overdue*, escalate unacknowledged alerts and e-mail the escalations
 (services/chair_escalation.sweep_all), then ring the chair boards of the sites that changed.
 
+Beside it, every ``KETACLINIC_VISIT_REMINDER_SWEEP_S`` seconds (5 minutes unless set; the first
+one after that long), the same sweeper e-mails the patients' appointment reminders
+(services/visit_reminders.send_reminders, the work of ``ketaclinic visits send-reminders``), so a
+clinic needs no cron job for them. It runs as a loop of its own: a slow mail server delays
+reminders, never the chair's alerts.
+
 Started by the web app's lifespan (web/app.py) and by ``ketaclinic hl7 listen``, so monitoring
 reminders and escalation run whether or not anyone has a board open. Several processes may run
 it against one database at once: the sweep locks each session and the store records each
-escalation level once, so nothing is raised, escalated or e-mailed twice.
+escalation level once, and each visit's reminder is claimed once (a unique constraint on visit
+and kind), so nothing is raised, escalated or e-mailed twice.
 
 A tick runs in a worker thread (database and SMTP calls block). A failing tick is logged (its
 error type only: a database error's text may quote stored values) and the next one runs as
@@ -16,12 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
 from ketaclinic.adapters.db.events_chair import chair_events
 from ketaclinic.adapters.notify.smtp import notifier_in
-from ketaclinic.services import chair_escalation
+from ketaclinic.services import chair_escalation, visit_reminders
 
 if TYPE_CHECKING:
     from ketaclinic.bootstrap import Container
@@ -34,14 +42,25 @@ STOP_TIMEOUT_S = 15.0  # one tick: a few database transactions and, at worst, SM
 class ChairSweeper:
     """Runs :func:`chair_escalation.sweep_all` every ``interval_s`` seconds until stopped."""
 
-    def __init__(self, container: Container, interval_s: float) -> None:
+    def __init__(
+        self, container: Container, interval_s: float, reminder_interval_s: float | None = None
+    ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
         self.container = container
         self.interval_s = interval_s
-        self.rules = chair_escalation.alert_rules(container.settings.alert_escalate_after_min)
+        settings = container.settings
+        self.reminder_interval_s = (
+            settings.effective_visit_reminder_sweep_s
+            if reminder_interval_s is None
+            else reminder_interval_s
+        )
+        self.reminder_lead = dt.timedelta(hours=settings.visit_reminder_lead_h)
+        self.rules = chair_escalation.alert_rules(settings.alert_escalate_after_min)
         self.ticks = 0
         self.failures = 0
+        self.reminder_ticks = 0
+        self.reminder_failures = 0
         self._stop = asyncio.Event()
 
     def tick(self) -> chair_escalation.SweepReport:
@@ -52,7 +71,51 @@ class ChairSweeper:
             chair_events(c).publish(report.changed_sites)
         return report
 
+    def remind(self) -> visit_reminders.ReminderSweep:
+        """One reminder sweep (blocking)."""
+        c = self.container
+        return visit_reminders.send_reminders(
+            c.uow, c.clock, notifier_in(c.extras), lead=self.reminder_lead
+        )
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait ``seconds`` or until stopped, whichever comes first."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stop.wait()
+
+    async def run_reminders(self) -> None:
+        """Sweep reminders every ``reminder_interval_s`` (the first after one interval) until
+        stopped."""
+        while True:
+            await self._pause(self.reminder_interval_s)
+            if self._stop.is_set():
+                return
+            try:
+                await asyncio.to_thread(self.remind)
+            except Exception as error:  # keep sweeping: the next one may well succeed
+                self.reminder_failures += 1
+                log.error("reminder sweep failed", extra={"error_type": type(error).__name__})
+            self.reminder_ticks += 1
+
     async def run(self) -> None:
+        reminders = (
+            asyncio.get_running_loop().create_task(self.run_reminders(), name="visit-reminders")
+            if self.reminder_interval_s > 0
+            else None
+        )
+        try:
+            await self._run_chair()
+        except asyncio.CancelledError:  # stop() gave up waiting: the reminders go with it
+            if reminders is not None:
+                reminders.cancel()
+            raise
+        finally:
+            if reminders is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reminders
+
+    async def _run_chair(self) -> None:
         while not self._stop.is_set():
             try:
                 report = await asyncio.to_thread(self.tick)
@@ -72,9 +135,7 @@ class ChairSweeper:
                         },
                     )
             self.ticks += 1
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.interval_s):
-                    await self._stop.wait()
+            await self._pause(self.interval_s)
 
     def stop(self) -> None:
         self._stop.set()
@@ -87,7 +148,10 @@ def start(container: Container) -> tuple[ChairSweeper, asyncio.Task[None]] | Non
         return None
     sweeper = ChairSweeper(container, interval)
     task = asyncio.get_running_loop().create_task(sweeper.run(), name="chair-sweeper")
-    log.info("chair sweeper started", extra={"interval_s": interval})
+    log.info(
+        "chair sweeper started",
+        extra={"interval_s": interval, "reminder_interval_s": sweeper.reminder_interval_s},
+    )
     return sweeper, task
 
 

@@ -34,6 +34,7 @@ from ketaclinic.adapters.memory_mbc import (
 )
 from ketaclinic.adapters.memory_settings import MemoryClinicSettingRepository, SettingsState
 from ketaclinic.adapters.memory_visit_links import MemoryVisitLinkRepository, VisitLinkState
+from ketaclinic.adapters.memory_visit_notices import MemoryVisitNoticeRepository, VisitNoticeState
 from ketaclinic.domain.audit import GENESIS, AuditEntry, AuditRecord, seal
 from ketaclinic.domain.errors import Conflict
 from ketaclinic.domain.people import (
@@ -69,6 +70,7 @@ from ketaclinic.services.ports import (
     UserRepository,
 )
 from ketaclinic.services.settings_ports import ClinicSettingRepository
+from ketaclinic.services.visit_notice_ports import VisitNoticeRepository
 
 
 @dataclass
@@ -104,6 +106,7 @@ class MemoryStore:
     interop: ExtraSections = field(default_factory=ExtraSections)
     visit_links: VisitLinkState = field(default_factory=VisitLinkState)
     clinic_settings: SettingsState = field(default_factory=SettingsState)
+    visit_notices: VisitNoticeState = field(default_factory=VisitNoticeState)
     next_id: int = 1
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -128,6 +131,7 @@ class MemoryStore:
             dosing=copy.deepcopy(self.dosing),
             visit_links=copy.deepcopy(self.visit_links),
             clinic_settings=copy.deepcopy(self.clinic_settings),
+            visit_notices=copy.deepcopy(self.visit_notices),
             next_id=self.next_id,
         )
 
@@ -367,6 +371,7 @@ class MemoryUnitOfWork:
         self.records: RecordReader = MemoryRecordReader(self.store)
         self.visit_links: VisitLinkRepository = MemoryVisitLinkRepository(self.store)
         self.clinic_settings: ClinicSettingRepository = MemoryClinicSettingRepository(self.store)
+        self.visit_notices: VisitNoticeRepository = MemoryVisitNoticeRepository(self.store)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -398,6 +403,7 @@ class MemoryUnitOfWork:
             "dosing",
             "visit_links",
             "clinic_settings",
+            "visit_notices",
             "next_id",
         ):
             setattr(self.store, name, copy.copy(getattr(snap, name)))

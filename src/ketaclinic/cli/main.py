@@ -25,6 +25,7 @@ from ketaclinic.cli import interop as interop_cli
 from ketaclinic.cli import mbc as mbc_cli
 from ketaclinic.cli import pk as pk_cli
 from ketaclinic.cli import scoring as scoring_cli
+from ketaclinic.cli import visits as visits_cli
 from ketaclinic.cli.common import JSON_OPTION, console, emit, fail, handles_errors
 from ketaclinic.config import UnsafeConfiguration, load_settings
 from ketaclinic.domain.errors import InvalidInput, KetaclinicError
@@ -58,6 +59,7 @@ hl7_cli.register(app)
 pk_cli.register(app)
 interop_cli.register(app)
 mbc_cli.register(app)  # after scoring_cli: adds "load" to its "instruments" group
+visits_cli.register(app)
 
 log = logging.getLogger("ketaclinic.cli")
 

@@ -5,8 +5,9 @@
 - new leads in the front desk's queue at both sites (one converted, one dismissed earlier);
 - patients at each stage: intake waiting for the prescriber (``needs_review``), an exclusion,
   patients cleared and consented with a signed plan but not yet booked (``DEMO-0005``,
-  ``DEMO-0012``), series booked from Monday of this week at both sites, and two series that
-  ended (one waiting for the end-of-induction decision, one decided);
+  ``DEMO-0012``), series booked from Monday of this week at both sites (one visit of
+  ``DEMO-0023``'s cancelled, with a reason), and two series that ended (one waiting for the
+  end-of-induction decision, one decided);
 - the patients at the chair today (``services/demo_chair.py`` :data:`LAYOUT`: DEMO-0001 infusing
   on MIA-1 and the others) are cleared like any booked patient, and their series has today's
   visit on their chair at the time they were checked in, as visit N of the series; the chair's
@@ -102,6 +103,9 @@ AT_CHAIR_PROTOCOL = FEDER_2021  # the chair's demo sessions run under feder-2021
 # DEMO-0001's intake is two weeks old, as its baseline scores in services/demo_mbc.py are.
 AT_CHAIR_INTAKE_MIN_DAYS = 14
 DECIDED = {"DEMO-0019": InductionDecision.MAINTENANCE}
+# (MRN, visit number, reason): a visit of a booked series taken off the schedule yesterday
+# by the front desk (a visit weeks ahead, so today's and tomorrow's schedules are as booked).
+CANCELLED = ("DEMO-0023", 6, "Travelling for work that week; will call to rebook.")
 
 
 def load(uow: UnitOfWork, clock: Clock, rng: random.Random) -> None:
@@ -146,6 +150,7 @@ def load(uow: UnitOfWork, clock: Clock, rng: random.Random) -> None:
         plan = _clear(uow, clock, rng, patient, sites, users, version, protocol, start, days_ago)
         if weeks is not None:
             _book(uow, site, patient, plan, protocol, start, users[f"frontdesk.{code}"])
+    _cancel(uow, now, patients[CANCELLED[0]], sites, users)
 
 
 def clear_for_treatment(
@@ -267,6 +272,23 @@ def _book_around(
     uow.schedule.add_series(
         Series(0, patient.id, site.id, plan.id, AT_CHAIR_PROTOCOL.id, plan.signed_by, booked_at),
         visits,
+    )
+
+
+def _cancel(
+    uow: UnitOfWork,
+    now: dt.datetime,
+    patient: Patient,
+    sites: dict[str, Site],
+    users: dict[str, int],
+) -> None:
+    _, number, reason = CANCELLED
+    code = patient_site(sites, patient).code.lower()
+    (series,) = uow.schedule.series_for(patient.id)
+    visit = next(v for v in series.visits if v.number == number)
+    assert visit.starts_at > now, "the demo cancels a visit still to come"
+    uow.schedule.cancel_visit(
+        visit.id, users[f"frontdesk.{code}"], now - dt.timedelta(days=1), reason
     )
 
 

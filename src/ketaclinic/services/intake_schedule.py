@@ -58,6 +58,7 @@ from ketaclinic.services.intake_models import (
 )
 from ketaclinic.services.patients import load_visible
 from ketaclinic.services.ports import Clock, UnitOfWork
+from ketaclinic.services.visit_notice_ports import NoticeKind
 
 PAST = "time already past"
 
@@ -391,7 +392,12 @@ def reschedule_visit(
         at=at,
         chair_id=chair_code,
     )[index]
-    uow.schedule.move_visit(visit.id, _new_visit(book, moved, visit.number))
+    new_visit = _new_visit(book, moved, visit.number)
+    uow.schedule.move_visit(visit.id, new_visit)
+    if new_visit.starts_at != visit.starts_at:
+        # A reminder e-mailed for the old time says nothing true any more: the visit is
+        # reminded again before its new time (services/visit_reminders.py).
+        uow.visit_notices.forget(visit.id, NoticeKind.REMINDER)
     record(
         uow,
         clock,

@@ -2,10 +2,11 @@
 
 A :class:`PatientRecord` gathers what every capability stores about one patient (demographics,
 body measurements, vital readings with their monitor origin, questionnaire responses, intake and
-eligibility sign-off, consent, series and visits, infusion sessions, administration periods,
-alerts, and the patient's access log) as plain frozen values. The FHIR mapper
-(``adapters/fhir``), the bulk NDJSON writer and the research export read these values; none of
-them sees storage rows. A :class:`~ketaclinic.services.interop_ports.RecordReader` builds them.
+eligibility sign-off, consent, series with their booked and cancelled visits, infusion sessions,
+administration periods, alerts, and the patient's access log) as plain frozen values. The FHIR
+mapper (``adapters/fhir``), the bulk NDJSON writer and the research export read these values;
+none of them sees storage rows. A :class:`~ketaclinic.services.interop_ports.RecordReader`
+builds them.
 
 Times are timezone-aware UTC; staff appear by username only (``staff`` maps ids to usernames).
 Sections another capability has not stored yet are empty tuples.
@@ -115,14 +116,27 @@ class VisitRow:
 
 
 @dataclass(frozen=True, slots=True)
+class CancelledVisitRow:
+    """A visit taken off the schedule: the visit as it was booked, and who cancelled it, when
+    and why (the reason is the front desk's free text)."""
+
+    visit: VisitRow
+    cancelled_at: dt.datetime
+    cancelled_by: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class SeriesRow:
-    """A treatment series: its protocol, when it was booked and its visits in order."""
+    """A treatment series: its protocol, when it was booked, its visits in order and the
+    visits cancelled from it (by visit number)."""
 
     id: int
     protocol_id: str
     booked_at: dt.datetime
     decision: str | None
     visits: tuple[VisitRow, ...] = ()
+    cancelled: tuple[CancelledVisitRow, ...] = ()
 
     @property
     def first_visit_at(self) -> dt.datetime | None:

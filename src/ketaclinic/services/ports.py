@@ -39,6 +39,7 @@ from ketaclinic.services.mbc_ports import (
     SelfReportScheduleRepository,
 )
 from ketaclinic.services.settings_ports import ClinicSettingRepository
+from ketaclinic.services.visit_notice_ports import VisitNoticeRepository
 
 
 class Clock(Protocol):
@@ -179,6 +180,7 @@ class UnitOfWork(Protocol):
     records: RecordReader
     visit_links: VisitLinkRepository
     clinic_settings: ClinicSettingRepository
+    visit_notices: VisitNoticeRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -94,3 +94,32 @@ def test_cancelling_an_unknown_visit_is_not_found_and_a_rollback_undoes_it(uow_f
         assert found is not None
         assert [v.number for v in found.visits] == [1, 2, 3]
         assert found.cancelled == ()
+
+
+def test_a_cancelled_visits_id_is_never_given_to_a_new_visit(uow_factory) -> None:  # type: ignore[no-untyped-def]
+    # Cancelling the newest visit, then booking again: SQLite would hand out that id again
+    # (max(id) + 1 of the rows left), and a second cancel of that visit would then collide
+    # with the first in cancelled_visit.
+    chair, user, patient, series = seed(uow_factory)
+    newest = series.visits[2]
+    with uow_factory() as uow:
+        uow.schedule.cancel_visit(newest.id, user, T0, "first cancel")
+        uow.commit()
+    with uow_factory() as uow:
+        plan = uow.schedule.plans(patient)[0]
+        again = uow.schedule.add_series(
+            Series(0, patient, newest.site_id, plan.id, "feder-2021", user, T0),
+            [visit(chair, 1, newest.starts_at), visit(chair, 2, newest.ends_at)],
+        )
+        uow.commit()
+    new_ids = [v.id for v in again.visits]
+    assert newest.id not in new_ids
+    assert min(new_ids) > max(v.id for v in series.visits)
+    with uow_factory() as uow:
+        for new in again.visits:
+            uow.schedule.cancel_visit(new.id, user, T0, "second cancel")
+        uow.commit()
+    with uow_factory() as uow:
+        found = uow.schedule.get_series(series.id)
+        assert found is not None
+        assert [c.visit.id for c in found.cancelled] == [newest.id]

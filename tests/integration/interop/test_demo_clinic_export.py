@@ -1,7 +1,8 @@
 """The round-trip guarantee on the whole demo clinic, on SQLite and PostgreSQL: every
 patient's Bundle parses back into ``fhir.resources`` and re-serialises identically, every
 reference resolves inside it; the bulk NDJSON and the clinic-wide Bundle do the same; every
-export is audited and the audit chain stays intact."""
+export is audited and the audit chain stays intact. The demo's visits cover every Appointment
+status the export sends: booked, fulfilled and cancelled (with its reason)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from ketaclinic.adapters.fhir import ndjson
 from ketaclinic.adapters.fhir.bundle import patient_bundle, to_json, unresolved_references
 from ketaclinic.adapters.fhir.stream import write_clinic_bundle
 from ketaclinic.services import audit as audit_svc
-from ketaclinic.services import interop
+from ketaclinic.services import demo_intake, interop
 
 OPERATOR = interop.Operator("tester")
 
@@ -29,6 +30,7 @@ def patient_ids(demo) -> list[int]:
 
 def test_every_demo_patient_bundle_round_trips_and_is_closed(demo) -> None:
     kinds: set[str] = set()
+    appointments: list[dict] = []
     for patient_id in patient_ids(demo):
         with demo.uow() as uow:
             record = interop.patient_record(uow, demo.clock, OPERATOR, patient_id)
@@ -42,8 +44,16 @@ def test_every_demo_patient_bundle_round_trips_and_is_closed(demo) -> None:
             assert json.loads(to_json(model.model_validate(resource))) == resource
             assert entry["fullUrl"].endswith(f"/{resource['resourceType']}/{resource['id']}")
             kinds.add(resource["resourceType"])
+            if resource["resourceType"] == "Appointment":
+                appointments.append(resource)
     # the core record is always there; the other areas add theirs when their demo data exists
     assert {"Organization", "Location", "Patient", "Observation", "AuditEvent"} <= kinds
+    # the demo's booked, attended and cancelled visits (services/demo_intake.py)
+    assert {a["status"] for a in appointments} == {"booked", "fulfilled", "cancelled"}
+    (cancelled,) = [a for a in appointments if a["status"] == "cancelled"]
+    assert cancelled["cancelationReason"]["text"] == demo_intake.CANCELLED[2]
+    assert cancelled["start"] < cancelled["end"]
+    assert not [a for a in appointments if a["status"] != "cancelled" and "cancelationReason" in a]
     with demo.uow() as uow:
         assert audit_svc.verify(uow).ok
 
@@ -70,6 +80,11 @@ def test_the_site_ndjson_export_is_valid_line_by_line(demo, tmp_path: Path) -> N
             .where(t.site.c.code == "MIA")
         ).scalar()
     assert counts["Patient"] == at_mia
+    # The cancelled visit of a MIA patient (services/demo_intake.py) is among the Appointments.
+    lines = (tmp_path / "Appointment.ndjson").read_text().splitlines()
+    appointments = [json.loads(line) for line in lines]
+    cancelled = [a for a in appointments if a["status"] == "cancelled"]
+    assert [a["cancelationReason"]["text"] for a in cancelled] == [demo_intake.CANCELLED[2]]
     assert counts["Organization"] == 1
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     with demo.engine.connect() as conn:
@@ -94,3 +109,9 @@ def test_the_clinic_bundle_is_one_valid_bundle_of_every_patient(demo, tmp_path: 
     assert len(patients) == len(patient_ids(demo))
     organisations = [e for e in data["entry"] if e["resource"]["resourceType"] == "Organization"]
     assert len(organisations) == 1
+    statuses = [
+        e["resource"]["status"]
+        for e in data["entry"]
+        if e["resource"]["resourceType"] == "Appointment"
+    ]
+    assert statuses.count("cancelled") == 1

@@ -1,5 +1,6 @@
 """One contract for every RecordReader: the in-memory fake, SQLite and PostgreSQL return the
-same records in the same order, page through a site by id, and leave unknown ids out."""
+same records in the same order, page through a site by id, and leave unknown ids out; the SQL
+readers join vitals with their monitor message and give a series its cancelled visits."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ketaclinic.adapters.db.engine import make_engine
 from ketaclinic.adapters.db.uow import SqlUnitOfWorkFactory
 from ketaclinic.domain.people import BodyMeasurement, NewPatient, Role, Sex
 from ketaclinic.domain.vitals import VitalKind, VitalSource
+from ketaclinic.services.intake_models import NewVisit, Series, TreatmentPlan
 
 T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
 
@@ -108,4 +110,43 @@ def test_sql_reader_joins_vitals_with_their_monitor_message(db_url: str) -> None
     assert heart.monitor.control_id == "CTL-9"
     assert heart.observed_at == T0
     assert spo2.monitor is None
+    engine.dispose()
+
+
+def test_sql_reader_keeps_a_series_booked_and_cancelled_visits_apart(db_url: str) -> None:
+    """A cancelled visit leaves ``series_visit`` for ``cancelled_visit`` (intake); the reader
+    gives it back on its series with the booked start and end, who cancelled it, when and why."""
+    engine = make_engine(db_url)
+    uow_factory = SqlUnitOfWorkFactory(engine)
+    ids = seed(uow_factory)
+    day = dt.timedelta(days=1)
+    with uow_factory() as uow:
+        chair = uow.sites.add_chair(ids["mia"], "MIA-3", "Chair 3")
+        plan = uow.schedule.add_plan(
+            TreatmentPlan(0, ids["C-2"], "feder-2021", 0.5, T0.date(), ids["nurse"], T0)
+        )
+        series = uow.schedule.add_series(
+            Series(0, ids["C-2"], ids["mia"], plan.id, "feder-2021", ids["nurse"], T0),
+            [
+                NewVisit(chair.id, n, T0 + n * day, T0 + n * day + dt.timedelta(hours=3), d)
+                for n, d in ((1, (T0 + day).date()), (2, (T0 + 2 * day).date()))
+            ],
+        )
+        second = series.visits[1]
+        uow.schedule.cancel_visit(second.id, ids["nurse"], T0 + dt.timedelta(hours=2), "Ill")
+        uow.commit()
+    with uow_factory() as uow:
+        (record,) = uow.records.records([ids["C-2"]])
+    (row,) = record.series
+    assert [v.number for v in row.visits] == [1]
+    (cancelled,) = row.cancelled
+    assert cancelled.visit.id == second.id
+    assert (cancelled.visit.number, cancelled.visit.chair_code) == (2, "MIA-3")
+    assert (cancelled.visit.starts_at, cancelled.visit.ends_at) == (
+        second.starts_at,
+        second.ends_at,
+    )
+    assert cancelled.cancelled_at == T0 + dt.timedelta(hours=2)
+    assert record.username(cancelled.cancelled_by) == "nurse.c"
+    assert cancelled.reason == "Ill"
     engine.dispose()

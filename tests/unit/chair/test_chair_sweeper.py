@@ -14,6 +14,7 @@ import pytest
 
 from ketaclinic.adapters import chair_sweeper
 from ketaclinic.config import Settings
+from ketaclinic.services.visit_notice_ports import DEFAULT_REMINDER_LEAD
 
 
 def settings(tmp_path: Path, **more: object) -> Settings:
@@ -112,3 +113,107 @@ def test_stopping_waits_for_the_tick_in_flight(tmp_path) -> None:
 
     asyncio.run(main())
     assert sweeper.ticks == 1  # and no second tick after the stop
+
+
+# --- the appointment reminders it runs beside the chair's sweep ------------------------------
+
+
+def quiet_tick() -> object:
+    return SimpleNamespace(changed_sites=frozenset(), delivery=SimpleNamespace(messages=0))
+
+
+def test_reminders_are_off_in_tests_unless_asked_and_every_5_min_otherwise(tmp_path) -> None:
+    assert settings(tmp_path).effective_visit_reminder_sweep_s == 0
+    assert settings(tmp_path, visit_reminder_sweep_s=60).effective_visit_reminder_sweep_s == 60
+    development = Settings(
+        data_dir=tmp_path,
+        secret_key="s" * 40,
+        environment="development",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    assert development.effective_visit_reminder_sweep_s == 300.0
+    assert development.visit_reminder_lead_h == 24.0
+    # The setting's default is the service's (the CLI and the confirmations use it too).
+    assert development.visit_reminder_lead_h * 3600 == DEFAULT_REMINDER_LEAD.total_seconds()
+    sweeper = chair_sweeper.ChairSweeper(  # type: ignore[arg-type]
+        SimpleNamespace(settings=settings(tmp_path, visit_reminder_lead_h=36)), 15
+    )
+    assert sweeper.reminder_interval_s == 0
+    assert sweeper.reminder_lead.total_seconds() == 36 * 3600
+
+
+def test_a_bad_reminder_setting_is_refused_by_name(tmp_path) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="visit_reminder_lead_h"):
+        settings(tmp_path, visit_reminder_lead_h=0.5)
+    with pytest.raises(ValidationError, match="visit_reminder_lead_h"):
+        settings(tmp_path, visit_reminder_lead_h=169)
+    with pytest.raises(ValidationError, match="visit_reminder_sweep_s"):
+        settings(tmp_path, visit_reminder_sweep_s=-1)
+
+
+def test_a_slow_reminder_sweep_never_holds_up_the_chairs(tmp_path, caplog) -> None:
+    container = fake_container(tmp_path)
+    sweeper = chair_sweeper.ChairSweeper(container, 0.01, reminder_interval_s=0.01)  # type: ignore[arg-type]
+    chair_ticks: list[int] = []
+    reminders: list[int] = []
+    hanging_since: list[int] = []  # the chair tick count when the hanging sweep began
+    enough, release = threading.Event(), threading.Event()
+
+    def tick() -> object:
+        chair_ticks.append(1)
+        if hanging_since and len(chair_ticks) >= hanging_since[0] + 3:
+            enough.set()
+        return quiet_tick()
+
+    def remind() -> object:
+        reminders.append(1)
+        if len(reminders) == 1:
+            raise RuntimeError("SELECT … WHERE email = 'rosa@example.invalid'")
+        if len(reminders) == 2:
+            hanging_since.append(len(chair_ticks))
+            release.wait(10)  # the second sweep hangs on a slow mail server until released
+        return SimpleNamespace(items=())
+
+    sweeper.tick = tick  # type: ignore[method-assign]
+    sweeper.remind = remind  # type: ignore[method-assign]
+
+    async def main() -> None:
+        task = asyncio.get_running_loop().create_task(sweeper.run())
+        # Three chair ticks while the second reminder sweep hangs.
+        assert await asyncio.to_thread(enough.wait, 10)
+        release.set()
+        await chair_sweeper.stop((sweeper, task))
+        assert task.done()
+
+    with caplog.at_level(logging.ERROR, logger="ketaclinic.chair.sweeper"):
+        asyncio.run(main())
+    assert len(reminders) >= 2
+    assert sweeper.reminder_failures == 1
+    failed = [r for r in caplog.records if r.getMessage() == "reminder sweep failed"]
+    assert [getattr(r, "error_type", None) for r in failed] == ["RuntimeError"]
+    assert all("rosa@" not in r.getMessage() for r in caplog.records)
+
+
+def test_without_a_reminder_interval_no_reminder_sweep_runs(tmp_path) -> None:
+    sweeper = chair_sweeper.ChairSweeper(fake_container(tmp_path), 0.01)  # type: ignore[arg-type]
+    done = threading.Event()
+    reminders: list[int] = []
+
+    def tick() -> object:
+        if sweeper.ticks >= 3:
+            done.set()
+        return quiet_tick()
+
+    sweeper.tick = tick  # type: ignore[method-assign]
+    sweeper.remind = lambda: reminders.append(1)  # type: ignore[assignment,method-assign,func-returns-value]
+
+    async def main() -> None:
+        task = asyncio.get_running_loop().create_task(sweeper.run())
+        await asyncio.to_thread(done.wait, 10)
+        await chair_sweeper.stop((sweeper, task))
+
+    asyncio.run(main())
+    assert sweeper.ticks >= 3
+    assert reminders == []

@@ -1,6 +1,7 @@
 """Personas for the interoperability tests: one patient whose record has every section a
-capability stores (vitals by hand and from a monitor, questionnaires, intake, consent, a series,
-an infusion with a rate change, a pause and a stop, an alert) and an access log."""
+capability stores (vitals by hand and from a monitor, questionnaires, intake, consent, a series
+with a cancelled visit, an infusion with a rate change, a pause and a stop, an alert) and an
+access log."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ketaclinic.domain.vitals import VitalKind, VitalSource
 from ketaclinic.services.interop_mar import periods_of
 from ketaclinic.services.interop_records import (
     AlertRow,
+    CancelledVisitRow,
     ConsentRow,
     DissociationRow,
     IntakeRow,
@@ -132,6 +134,14 @@ def build_record() -> PatientRecord:
         ),
     )
     visit = VisitRow(71, 70, 1, "MIA-1", T0 - dt.timedelta(minutes=20), T0 + dt.timedelta(hours=3))
+    # Visit 2 was booked on MIA-2, a chair the patient never sat in, then cancelled.
+    second = T0 + dt.timedelta(days=2)
+    cancelled = CancelledVisitRow(
+        VisitRow(72, 70, 2, "MIA-2", second, second + dt.timedelta(hours=3)),
+        cancelled_at=T0 + dt.timedelta(hours=5),
+        cancelled_by=9,
+        reason="Patient travelling; rebook next week",
+    )
     entries = []
     prev = "0" * 64
     for seq, (action, outcome) in enumerate(
@@ -181,7 +191,9 @@ def build_record() -> PatientRecord:
             ),
         ),
         consents=(ConsentRow(81, 3, "es", T0 - dt.timedelta(days=29), 8),),
-        series=(SeriesRow(70, "feder-2021", T0 - dt.timedelta(days=28), None, (visit,)),),
+        series=(
+            SeriesRow(70, "feder-2021", T0 - dt.timedelta(days=28), None, (visit,), (cancelled,)),
+        ),
         sessions=(
             SessionRow(
                 id=90,
@@ -235,7 +247,7 @@ def build_record() -> PatientRecord:
             ),
         ),
         access=tuple(entries),
-        staff=MappingProxyType({7: "nurse.mia", 8: "prescriber.mia"}),
+        staff=MappingProxyType({7: "nurse.mia", 8: "prescriber.mia", 9: "frontdesk.mia"}),
     )
 
 

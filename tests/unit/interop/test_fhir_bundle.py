@@ -260,7 +260,7 @@ def test_session_visit_consent_and_alert(record: PatientRecord) -> None:
     assert encounter["status"] == "finished"
     assert encounter["appointment"] == [{"reference": "Appointment/appt-71"}]
     assert encounter["location"] == [{"location": {"reference": "Location/chair-MIA-1"}}]
-    (appointment,) = of_type(bundle, "Appointment")
+    appointment = by_id(bundle, "appt-71")
     assert appointment["status"] == "fulfilled"
     (consent,) = of_type(bundle, "Consent")
     assert consent["policy"] == [{"uri": "urn:ketaclinic:consent-text:3"}]
@@ -269,6 +269,35 @@ def test_session_visit_consent_and_alert(record: PatientRecord) -> None:
     assert flag["status"] == "inactive"
     assert flag["period"]["end"] == "2026-11-02T14:35:00Z"
     assert ("urn:ketaclinic:alert-rule", "bp_systolic_hold") in codes(flag["code"])
+
+
+def test_a_cancelled_visit_is_a_cancelled_appointment_with_its_reason_and_times(
+    record: PatientRecord,
+) -> None:
+    bundle = bundle_of(record)
+    assert [a["id"] for a in of_type(bundle, "Appointment")] == ["appt-71", "appt-72"]
+    cancelled = by_id(bundle, "appt-72")
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["cancelationReason"] == {"text": "Patient travelling; rebook next week"}
+    # The start and end it was booked for, and when it was cancelled.
+    assert (cancelled["start"], cancelled["end"]) == (
+        "2026-11-04T14:00:00Z",
+        "2026-11-04T17:00:00Z",
+    )
+    assert cancelled["extension"] == [
+        {
+            "url": "http://hl7.org/fhir/5.0/StructureDefinition/extension-Appointment.cancellationDate",
+            "valueDateTime": "2026-11-02T19:00:00Z",
+        }
+    ]
+    assert cancelled["description"] == "Infusion 2 of series 70 (feder-2021)"
+    actors = [p["actor"]["reference"] for p in cancelled["participant"]]
+    assert actors == ["Patient/pat-12", "Location/chair-MIA-2"]
+    # The chair it was booked on is in the Bundle although no session used it.
+    assert by_id(bundle, "chair-MIA-2")["partOf"] == {"reference": "Location/site-MIA"}
+    # A booked visit has neither a reason nor a cancellation date.
+    assert "cancelationReason" not in by_id(bundle, "appt-71")
+    assert "extension" not in by_id(bundle, "appt-71")
 
 
 def test_the_access_log_becomes_balp_audit_events(record: PatientRecord) -> None:

@@ -2,11 +2,24 @@
 
 A backup is a gzip'd stream of JSON lines: a header (format, schema revision), then every row of
 every table in foreign-key order, then a trailer with row counts and a SHA-256 over all the row
-lines. It is read inside one snapshot transaction (WAL read snapshot on SQLite, REPEATABLE READ
-on PostgreSQL), so a backup taken while the server runs is consistent. It is written to a
-temporary file and renamed into place, so a crash never leaves a half-written backup under the
-final name. Restore checks the trailer before touching the database and loads everything in one
-transaction: a corrupt or truncated file changes nothing.
+lines. It is written to a temporary file and renamed into place, so a crash never leaves a
+half-written backup under the final name. Restore checks the trailer before touching the
+database and loads everything in one transaction: a corrupt or truncated file changes nothing.
+
+Every table is read inside one read-only snapshot transaction, so a backup taken while the
+server writes holds the database as it was at one moment — each transaction committed before
+the snapshot began is in it whole, each later one not at all — and the server's writes go on
+meanwhile:
+
+- SQLite: a *deferred* ``BEGIN`` (not the ``BEGIN IMMEDIATE`` that units of work use, which
+  would hold the write lock and make every writer time out behind a long backup). In WAL mode
+  the first ``SELECT`` fixes the read snapshot for the rest of the transaction while writers
+  keep appending to the WAL. The page-copying online backup API is not used: it would give a
+  file only SQLite can read, where this format restores into either engine.
+- PostgreSQL: ``REPEATABLE READ, READ ONLY`` (what ``pg_dump`` uses): one MVCC snapshot, taken
+  at the first query, for every table. The application's transactions run at READ COMMITTED
+  and keep their invariants with row locks, so every committed state is a consistent one and
+  the stricter ``SERIALIZABLE … DEFERRABLE`` snapshot would add nothing.
 """
 
 from __future__ import annotations
@@ -20,12 +33,13 @@ import os
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ketaclinic.adapters.db import migrate
+from ketaclinic.adapters.db import migrate, tables_intake
+from ketaclinic.adapters.db.engine import READONLY_KEY
 from ketaclinic.adapters.db.tables import metadata
 from ketaclinic.domain.errors import Conflict, InvalidInput
 
@@ -55,9 +69,17 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def _snapshot(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+def _begin_snapshot(conn: Connection) -> None:
+    """Begin the read-only snapshot transaction every table of a backup is read in."""
+    if conn.dialect.name == "sqlite":
+        # A read-only unit's transaction: deferred BEGIN (engine.py), so no write lock is held.
+        conn.info[READONLY_KEY] = True
+        conn.begin()
+        return
+    conn.begin()
+    # The transaction's first statement (PostgreSQL refuses it after a query): the snapshot is
+    # taken by the first query after it.
+    conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
 
 def _rows(conn: Connection, table: sa.Table, batch: int = 5000) -> Iterator[dict[str, Any]]:
@@ -67,39 +89,47 @@ def _rows(conn: Connection, table: sa.Table, batch: int = 5000) -> Iterator[dict
         yield dict(row)
 
 
+def _dump(conn: Connection, out: IO[str], progress: Progress | None) -> dict[str, int]:
+    """Write header, every table's rows and trailer, reading on ``conn``'s snapshot; returns
+    the row count per table."""
+    counts: dict[str, int] = {}
+    digest = hashlib.sha256()
+    revisions = sorted(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
+    header = {"format": FORMAT, "revisions": revisions, "dialect": conn.dialect.name}
+    out.write(json.dumps({"header": header}) + "\n")
+    for table in metadata.sorted_tables:
+        n = 0
+        for row in _rows(conn, table):
+            line = json.dumps(
+                {"t": table.name, "r": {k: _encode(v) for k, v in row.items()}},
+                sort_keys=True,
+            )
+            digest.update(line.encode())
+            out.write(line + "\n")
+            n += 1
+        counts[table.name] = n
+        if progress:
+            progress(table.name, n)
+    out.write(json.dumps({"trailer": {"counts": counts, "sha256": digest.hexdigest()}}))
+    out.write("\n")
+    return counts
+
+
 def backup(engine: Engine, path: Path, progress: Progress | None = None) -> dict[str, int]:
     """Write a consistent backup of every table to ``path``; returns the row count per table."""
     path = Path(path)
     if path.is_dir():
         raise InvalidInput.for_field("FILE", str(path), "a file path, not a directory")
     tmp = path.with_name(path.name + ".partial")
-    counts: dict[str, int] = {}
-    digest = hashlib.sha256()
     try:
         with engine.connect() as conn, gzip.open(tmp, "wt", encoding="utf-8") as out:
-            conn.begin()
-            _snapshot(conn)
-            revisions = sorted(
-                conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
-            )
-            header = {"format": FORMAT, "revisions": revisions, "dialect": conn.dialect.name}
-            out.write(json.dumps({"header": header}) + "\n")
-            for table in metadata.sorted_tables:
-                n = 0
-                for row in _rows(conn, table):
-                    line = json.dumps(
-                        {"t": table.name, "r": {k: _encode(v) for k, v in row.items()}},
-                        sort_keys=True,
-                    )
-                    digest.update(line.encode())
-                    out.write(line + "\n")
-                    n += 1
-                counts[table.name] = n
-                if progress:
-                    progress(table.name, n)
-            out.write(json.dumps({"trailer": {"counts": counts, "sha256": digest.hexdigest()}}))
-            out.write("\n")
-            conn.rollback()
+            readonly = conn.info.get(READONLY_KEY, False)
+            try:
+                _begin_snapshot(conn)
+                counts = _dump(conn, out, progress)
+                conn.rollback()
+            finally:
+                conn.info[READONLY_KEY] = readonly  # the pooled connection as it was
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         tmp.replace(path)
@@ -208,6 +238,13 @@ def restore(
     return counts
 
 
+# Ids that live on in another table after their row is gone: a cancelled visit moves from
+# series_visit to cancelled_visit with its id, so series_visit's counter must pass both.
+_SHARING_IDS: dict[str, tuple[sa.Column[int], ...]] = {
+    "series_visit": (tables_intake.cancelled_visit.c.id,),
+}
+
+
 def _reset_sequences(conn: Connection) -> None:
     for table in metadata.sorted_tables:
         for column in table.primary_key.columns:
@@ -217,7 +254,10 @@ def _reset_sequences(conn: Connection) -> None:
                 and len(table.primary_key.columns) == 1
                 and column.name == "id"
             ):
-                highest = conn.execute(sa.select(sa.func.max(column))).scalar() or 0
+                highest = max(
+                    conn.execute(sa.select(sa.func.max(c))).scalar() or 0
+                    for c in (column, *_SHARING_IDS.get(column.table.name, ()))
+                )
                 conn.execute(
                     sa.text("SELECT setval(pg_get_serial_sequence(:t, :c), :v, false)"),
                     {"t": table.name, "c": column.name, "v": int(highest) + 1},

@@ -218,11 +218,15 @@ class SqlScheduleRepository:
             )
             .returning(t.treatment_series.c.id)
         ).scalar_one()
+        next_id = self._next_visit_id()
         for visit in visits:
+            explicit = {} if next_id is None else {"id": next_id}
+            next_id = None if next_id is None else next_id + 1
             try:
                 with self.conn.begin_nested():
                     self.conn.execute(
                         t.series_visit.insert().values(
+                            **explicit,
                             series_id=new_id,
                             patient_id=series.patient_id,
                             site_id=series.site_id,
@@ -238,6 +242,21 @@ class SqlScheduleRepository:
         found = self.get_series(new_id)
         assert found is not None
         return found
+
+    def _next_visit_id(self) -> int | None:
+        """On SQLite, the id for the next visit: above every id a visit ever had, cancelled
+        ones included. A cancelled visit keeps its id in ``cancelled_visit`` (and in notices,
+        FHIR ids, the audit trail), but SQLite hands out max(id) + 1 of the rows still in the
+        table, so cancelling the newest visit would let the next booking reuse its id. The
+        unit of work holds SQLite's write lock, so no other writer can take the same id.
+        PostgreSQL's sequence never reuses an id (``None``: let it choose)."""
+        if self.conn.dialect.name != "sqlite":
+            return None
+        highest = [
+            self.conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+            for table in (t.series_visit, t.cancelled_visit)
+        ]
+        return int(max(highest)) + 1
 
     def _visits(self, series_id: int) -> tuple[Visit, ...]:
         rows = self.conn.execute(

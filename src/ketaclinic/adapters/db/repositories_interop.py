@@ -40,6 +40,7 @@ from ketaclinic.services.interop_records import (
     AdministrationPeriod,
     AlertRow,
     BolusRow,
+    CancelledVisitRow,
     ConsentRow,
     DissociationRow,
     IntakeRow,
@@ -304,25 +305,39 @@ class SqlRecordReader:
         found: dict[int, list[SeriesRow]] = defaultdict(list)
         if s is None or v is None:
             return found
+
+        def visit(r: Any) -> VisitRow:
+            chair = chairs.get(r.chair_id, "")
+            return VisitRow(r.id, r.series_id, r.number, chair, utc(r.starts_at), utc(r.ends_at))
+
         visits: Rows = defaultdict(list)
         for r in self.conn.execute(
             sa.select(v).where(v.c.patient_id.in_(ids)).order_by(v.c.series_id, v.c.number)
         ):
-            visits[r.series_id].append(
-                VisitRow(
-                    r.id,
-                    r.series_id,
-                    r.number,
-                    chairs.get(r.chair_id, ""),
-                    utc(r.starts_at),
-                    utc(r.ends_at),
+            visits[r.series_id].append(visit(r))
+        cancelled: Rows = defaultdict(list)
+        c = _table("cancelled_visit")
+        if c is not None:
+            for r in self.conn.execute(
+                sa.select(c)
+                .where(c.c.patient_id.in_(ids))
+                .order_by(c.c.series_id, c.c.number, c.c.id)
+            ):
+                cancelled[r.series_id].append(
+                    CancelledVisitRow(visit(r), utc(r.cancelled_at), r.cancelled_by, r.reason)
                 )
-            )
         for r in self.conn.execute(
             sa.select(s).where(s.c.patient_id.in_(ids)).order_by(s.c.booked_at, s.c.id)
         ):
             found[r.patient_id].append(
-                SeriesRow(r.id, r.protocol_id, utc(r.booked_at), r.decision, tuple(visits[r.id]))
+                SeriesRow(
+                    r.id,
+                    r.protocol_id,
+                    utc(r.booked_at),
+                    r.decision,
+                    tuple(visits[r.id]),
+                    tuple(cancelled[r.id]),
+                )
             )
         return found
 

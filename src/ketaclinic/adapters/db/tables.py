@@ -187,4 +187,5 @@ from ketaclinic.adapters.db import (  # noqa: E402  (they need `metadata` define
     tables_mbc,  # noqa: F401
     tables_settings,  # noqa: F401
     tables_visit_links,  # noqa: F401
+    tables_visit_notices,  # noqa: F401
 )

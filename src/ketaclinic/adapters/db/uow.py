@@ -29,6 +29,7 @@ from ketaclinic.adapters.db.repositories_mbc import (
 )
 from ketaclinic.adapters.db.repositories_settings import SqlClinicSettingRepository
 from ketaclinic.adapters.db.repositories_visit_links import SqlVisitLinkRepository
+from ketaclinic.adapters.db.repositories_visit_notices import SqlVisitNoticeRepository
 from ketaclinic.services.chair_ports import ChairRepository
 from ketaclinic.services.chair_visit_ports import VisitLinkRepository
 from ketaclinic.services.dosing_ports import DosingRepository
@@ -53,6 +54,7 @@ from ketaclinic.services.ports import (
     UserRepository,
 )
 from ketaclinic.services.settings_ports import ClinicSettingRepository
+from ketaclinic.services.visit_notice_ports import VisitNoticeRepository
 
 
 class SqlUnitOfWork:
@@ -98,6 +100,7 @@ class SqlUnitOfWork:
         self.records: RecordReader = SqlRecordReader(conn)
         self.visit_links: VisitLinkRepository = SqlVisitLinkRepository(conn)
         self.clinic_settings: ClinicSettingRepository = SqlClinicSettingRepository(conn)
+        self.visit_notices: VisitNoticeRepository = SqlVisitNoticeRepository(conn)
         return self
 
     @property

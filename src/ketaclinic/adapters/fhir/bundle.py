@@ -36,7 +36,9 @@ def resource_dicts(record: PatientRecord, *, include_access: bool = True) -> Ite
     yield core.organization(record.organisation)
     yield core.site_location(record.site)
     chairs = {s.chair_code for s in record.sessions if s.chair_code}
-    chairs |= {v.chair_code for series in record.series for v in series.visits if v.chair_code}
+    for series in record.series:
+        chairs |= {v.chair_code for v in series.visits if v.chair_code}
+        chairs |= {c.visit.chair_code for c in series.cancelled if c.visit.chair_code}
     for code in sorted(chairs):
         yield core.chair_location(record.site, code)
     for instrument_id in sorted({r.instrument_id for r in record.responses}):

@@ -1,7 +1,7 @@
 """FHIR resources for the care record: Condition (PTSD), Questionnaire, QuestionnaireResponse
 and the scored Observation of each instrument, Encounter per infusion session,
-MedicationAdministration per administration period, Appointment per booked visit, Consent and
-Flag per chair alert.
+MedicationAdministration per administration period, Appointment per booked or cancelled visit,
+Consent and Flag per chair alert.
 
 Codes follow REFERENCE.md §9 through ``codes.py`` and each instrument's own definition: a code
 marked verified there goes out as is; a local one carries its note (e.g. the PHQ-9 total goes
@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from ketaclinic.adapters.fhir.build import Json, fhir_id, instant, prune, quantity, ref, staff_ref
 from ketaclinic.adapters.fhir.codes import (
     ACT_CODE,
+    CANCELLATION_DATE_EXT,
     CONDITION_CATEGORY,
     CONDITION_CLINICAL,
     CONDITION_VERIFICATION,
@@ -45,7 +46,9 @@ from ketaclinic.services.interop_records import (
     AdministrationPeriod,
     PatientRecord,
     ResponseRow,
+    SeriesRow,
     SessionRow,
+    VisitRow,
 )
 
 SEVERITY_SYSTEM = f"{LOCAL}:severity"
@@ -360,26 +363,46 @@ def _period(period: AdministrationPeriod, subject: str, has_session: bool) -> Js
 
 
 def appointments(record: PatientRecord) -> Iterator[Json]:
-    """A booked visit is ``fulfilled`` once an infusion session on its day and chair exists;
-    otherwise ``booked`` (a missed visit is not recorded as such, so it is not claimed)."""
+    """Each series' booked visits, then its cancelled ones.
+
+    A booked visit is ``fulfilled`` once an infusion session on its day and chair exists;
+    otherwise ``booked`` (a missed visit is not recorded as such, so it is not claimed). A
+    cancelled visit is ``cancelled`` with the front desk's reason as ``cancelationReason``, the
+    start and end it was booked for, and when it was cancelled. It keeps the id it had while
+    booked, ``appt-{id}``, so a receiving system that had the booking sees it change to
+    cancelled (the schedule never gives a cancelled visit's id to another visit).
+    """
     attended = {(s.checked_in_at.date(), s.chair_code) for s in record.sessions}
     subject = patient_id(record.patient)
+
+    def appointment(visit: VisitRow, series: SeriesRow, resource_id: str, status: str) -> Json:
+        return {
+            "resourceType": "Appointment",
+            "id": resource_id,
+            "status": status,
+            "serviceType": [concept(INFUSION_ENCOUNTER)],
+            "description": (
+                f"Infusion {visit.number} of series {series.id} ({series.protocol_id})"
+            ),
+            "start": instant(visit.starts_at),
+            "end": instant(visit.ends_at),
+            "participant": [
+                {"actor": ref("Patient", subject), "status": "accepted"},
+                {"actor": ref("Location", chair_id(visit.chair_code)), "status": "accepted"},
+            ],
+        }
+
     for series in record.series:
         for v in series.visits:
             status = "fulfilled" if (v.starts_at.date(), v.chair_code) in attended else "booked"
-            yield {
-                "resourceType": "Appointment",
-                "id": fhir_id("appt", v.id),
-                "status": status,
-                "serviceType": [concept(INFUSION_ENCOUNTER)],
-                "description": f"Infusion {v.number} of series {series.id} ({series.protocol_id})",
-                "start": instant(v.starts_at),
-                "end": instant(v.ends_at),
-                "participant": [
-                    {"actor": ref("Patient", subject), "status": "accepted"},
-                    {"actor": ref("Location", chair_id(v.chair_code)), "status": "accepted"},
-                ],
-            }
+            yield appointment(v, series, fhir_id("appt", v.id), status)
+        for c in series.cancelled:
+            body = appointment(c.visit, series, fhir_id("appt", c.visit.id), "cancelled")
+            body["extension"] = [
+                {"url": CANCELLATION_DATE_EXT, "valueDateTime": instant(c.cancelled_at)}
+            ]
+            body["cancelationReason"] = {"text": c.reason}
+            yield body
 
 
 def consents(record: PatientRecord) -> Iterator[Json]:

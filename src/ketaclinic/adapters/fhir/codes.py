@@ -45,6 +45,11 @@ AUDIT_ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
 VITALS_PROFILE = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
 MIN_VALUE_EXT = "http://hl7.org/fhir/StructureDefinition/minValue"
 MAX_VALUE_EXT = "http://hl7.org/fhir/StructureDefinition/maxValue"
+# R4B's Appointment has no element for when it was cancelled; R5 added
+# Appointment.cancellationDate, carried here by FHIR's cross-version extension for that element.
+CANCELLATION_DATE_EXT = (
+    "http://hl7.org/fhir/5.0/StructureDefinition/extension-Appointment.cancellationDate"
+)
 
 # ketaclinic's own code systems and identifier namespaces (URNs: they name, they do not resolve).
 LOCAL = "urn:ketaclinic:code"

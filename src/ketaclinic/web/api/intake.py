@@ -19,11 +19,16 @@ from ketaclinic.adapters.notify.smtp import notifier_in
 from ketaclinic.domain.errors import InvalidInput, NotFound
 from ketaclinic.domain.screening import ScreeningAnswers, evaluate_screening, parse_screening
 from ketaclinic.locale import translator
-from ketaclinic.services import intake_assessment, intake_leads, intake_schedule
+from ketaclinic.services import (
+    intake_assessment,
+    intake_leads,
+    intake_schedule,
+    visit_confirmations,
+)
 from ketaclinic.services.audit import Actor
 from ketaclinic.services.intake_common import local_today, zone
 from ketaclinic.services.intake_models import Inquiry, IntakeNotes, LeadStatus
-from ketaclinic.web.api.intake_schemas import SeriesOut
+from ketaclinic.web.api.intake_schemas import SeriesChangeOut, SeriesOut
 from ketaclinic.web.api.schemas import ErrorResponse
 from ketaclinic.web.deps import ApiActor, AppContainer, IdPath
 from ketaclinic.web.pages.intake_guard import (
@@ -361,20 +366,31 @@ class SeriesIn(BaseModel):
 
 @router.post(
     "/patients/{patient_id}/series",
-    response_model=SeriesOut,
+    response_model=SeriesChangeOut,
     status_code=201,
     responses=_errors(401, 403, 404, 409, 422),
 )
-def book_series(patient_id: IdPath, body: SeriesIn, actor: ApiActor, c: AppContainer) -> SeriesOut:
+def book_series(
+    patient_id: IdPath, body: SeriesIn, actor: ApiActor, c: AppContainer
+) -> SeriesChangeOut:
     """Book the patient's signed plan as a whole series at the earliest free chairs. Needs a
     signed ``eligible`` decision, consent on the version in force and a signed plan (409 lists
-    what is missing); a planned date without a free chair is a 409 naming every such date."""
+    what is missing); a planned date without a free chair is a 409 naming every such date.
+    The patient is e-mailed the visits in their language; ``confirmation`` says whether."""
     with c.uow() as uow:
         series = intake_schedule.book_series(uow, c.clock, actor, patient_id, body.start_date)
         site = uow.sites.get(series.site_id)
         codes = {ch.id: ch.code for ch in uow.sites.chairs(series.site_id)}
+        confirmation = visit_confirmations.confirm_booked(
+            uow,
+            c.clock,
+            actor,
+            notifier_in(c.extras),
+            series,
+            reminder_lead=dt.timedelta(hours=c.settings.visit_reminder_lead_h),
+        )
     assert site is not None
-    return SeriesOut.of(series, site, codes)
+    return SeriesChangeOut.changed(SeriesOut.of(series, site, codes), confirmation)
 
 
 class DayVisitOut(BaseModel):

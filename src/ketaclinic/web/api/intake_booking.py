@@ -12,10 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
+from ketaclinic.adapters.notify.smtp import notifier_in
 from ketaclinic.domain.errors import InvalidInput
 from ketaclinic.domain.people import NewPatient, Sex
 from ketaclinic.domain.scheduling import OpeningHours
-from ketaclinic.services import intake_leads, intake_schedule
+from ketaclinic.services import intake_leads, intake_schedule, visit_confirmations
 from ketaclinic.services.audit import require_role
 from ketaclinic.services.intake_common import DIRECTOR
 from ketaclinic.services.intake_models import Series
@@ -29,6 +30,7 @@ from ketaclinic.web.api.intake_schemas import (
     LeadRegistrationIn,
     MoveIn,
     PlanOut,
+    SeriesChangeOut,
     SeriesListOut,
     SeriesOut,
 )
@@ -142,7 +144,7 @@ def series(patient_id: IdPath, actor: ApiActor, c: AppContainer) -> SeriesListOu
 
 @router.post(
     "/patients/{patient_id}/series/{series_id}/visits/{visit_number}/move",
-    response_model=SeriesOut,
+    response_model=SeriesChangeOut,
     responses=_errors(401, 403, 404, 409, 422),
 )
 def move_visit(
@@ -152,12 +154,13 @@ def move_visit(
     body: MoveIn,
     actor: ApiActor,
     c: AppContainer,
-) -> SeriesOut:
+) -> SeriesChangeOut:
     """Move one visit to ``new_day`` (default: its own day), at ``at`` (default: the earliest
     free slot) on ``chair`` (default: any free chair). The series must stay valid: 422 says
     which visits would break the protocol's order or spacing and why, or names a time outside
     hours or an unknown chair; 409: the visit has begun, no chair is free then, or the patient
-    has another visit that day."""
+    has another visit that day. The patient is e-mailed the new time in their language;
+    ``confirmation`` says whether."""
     at = dt.time.fromisoformat(body.at) if body.at else None
     with c.uow() as uow:
         moved = intake_schedule.reschedule_visit(
@@ -171,12 +174,21 @@ def move_visit(
             at=at,
             chair_code=body.chair.strip().upper() if body.chair else None,
         )
-        return _series_out(uow, moved)
+        confirmation = visit_confirmations.confirm_moved(
+            uow,
+            c.clock,
+            actor,
+            notifier_in(c.extras),
+            moved,
+            visit_number,
+            reminder_lead=dt.timedelta(hours=c.settings.visit_reminder_lead_h),
+        )
+        return SeriesChangeOut.changed(_series_out(uow, moved), confirmation)
 
 
 @router.post(
     "/patients/{patient_id}/series/{series_id}/visits/{visit_number}/cancel",
-    response_model=SeriesOut,
+    response_model=SeriesChangeOut,
     responses=_errors(401, 403, 404, 409, 422),
 )
 def cancel_visit(
@@ -186,16 +198,20 @@ def cancel_visit(
     body: CancelIn,
     actor: ApiActor,
     c: AppContainer,
-) -> SeriesOut:
+) -> SeriesChangeOut:
     """Cancel one visit with a reason: its chair is free again and the visit is kept among the
     series' cancelled visits with who, when and why. The other visits keep their times (taking
     one out never breaks the protocol's spacing). 409: the visit has begun; 422: no such visit
-    on the schedule, or a blank reason."""
+    on the schedule, or a blank reason. The patient is e-mailed that the visit is off (never
+    the reason) in their language; ``confirmation`` says whether."""
     with c.uow() as uow:
         updated = intake_schedule.cancel_visit(
             uow, c.clock, actor, patient_id, series_id, visit_number, body.reason
         )
-        return _series_out(uow, updated)
+        confirmation = visit_confirmations.confirm_cancelled(
+            uow, c.clock, actor, notifier_in(c.extras), updated, visit_number
+        )
+        return SeriesChangeOut.changed(_series_out(uow, updated), confirmation)
 
 
 # --- clinic hours ---------------------------------------------------------------------------

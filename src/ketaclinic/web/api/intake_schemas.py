@@ -30,6 +30,7 @@ from ketaclinic.services.intake_models import (
     TreatmentPlan,
     Visit,
 )
+from ketaclinic.services.visit_confirmations import Confirmation
 from ketaclinic.web.deps import MAX_ID
 
 HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -306,6 +307,31 @@ class SeriesOut(BaseModel):
             cancelled=[CancelledVisitOut.cancelled(c, site, chairs) for c in s.cancelled],
             decision=s.decision.value if s.decision else None,
         )
+
+
+class ConfirmationOut(BaseModel):
+    """The e-mail that told the patient of a booking, a move or a cancellation
+    (services/visit_confirmations.py)."""
+
+    outcome: Literal["sent", "no_email", "mail_off", "failed"] = Field(
+        description="sent; not sent because the patient has no e-mail address on file "
+        "(no_email) or mail is not set up (mail_off); or the mail server refused (failed)"
+    )
+    message: str = Field(description="the same in words, for staff")
+
+    @classmethod
+    def of(cls, confirmation: Confirmation) -> ConfirmationOut:
+        return cls(outcome=confirmation.outcome.value, message=confirmation.message)
+
+
+class SeriesChangeOut(SeriesOut):
+    """A series after a booking, a move or a cancellation, with the e-mail about it."""
+
+    confirmation: ConfirmationOut
+
+    @classmethod
+    def changed(cls, series: SeriesOut, confirmation: Confirmation) -> SeriesChangeOut:
+        return cls(**series.model_dump(), confirmation=ConfirmationOut.of(confirmation))
 
 
 class SeriesListOut(BaseModel):

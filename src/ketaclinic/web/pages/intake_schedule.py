@@ -15,10 +15,11 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from ketaclinic.adapters.notify.smtp import notifier_in
 from ketaclinic.domain.errors import Conflict, InvalidInput, KetaclinicError
 from ketaclinic.domain.protocols import OBSERVATION_DEFAULT_MIN, SETUP_DEFAULT_MIN, WEEKDAY_NAMES
 from ketaclinic.domain.scheduling import OpeningHours
-from ketaclinic.services import intake_plans, intake_review, intake_schedule
+from ketaclinic.services import intake_plans, intake_review, intake_schedule, visit_confirmations
 from ketaclinic.services.audit import require_role
 from ketaclinic.services.intake_common import DIRECTOR, PRESCRIBER, local_today
 from ketaclinic.services.intake_models import clinic_protocol, parse_induction_decision
@@ -45,6 +46,16 @@ def parse_time(field: str, text: str) -> dt.time:
 
 def _status(error: Exception) -> int:
     return 409 if isinstance(error, Conflict) else 422
+
+
+def _lead(c: AppContainer) -> dt.timedelta:
+    """How long before a visit its reminder goes out (the confirmation stands in for it
+    within that time)."""
+    return dt.timedelta(hours=c.settings.visit_reminder_lead_h)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
 
 
 # --- plan -----------------------------------------------------------------------------------
@@ -170,6 +181,9 @@ def book_series(
             bad: KetaclinicError | None = error
         else:
             bad = None
+            mail = visit_confirmations.confirm_booked(
+                uow, c.clock, actor, notifier_in(c.extras), series, reminder_lead=_lead(c)
+            )
     if bad is not None:
         return _series_page(
             request,
@@ -182,7 +196,11 @@ def book_series(
             status=_status(bad),
         )
     first = series.visits[0].local_day
-    flash(request, f"Series booked: {len(series.visits)} visits from {first.isoformat()}.")
+    flash(
+        request,
+        f"Series booked: {len(series.visits)} visits from {first.isoformat()}. "
+        f"{_sentence(mail.message)}",
+    )
     return RedirectResponse(f"/patients/{patient_id}/series", status_code=303)
 
 
@@ -200,7 +218,7 @@ def move_visit(
 ) -> Response:
     with c.uow() as uow:
         try:
-            intake_schedule.reschedule_visit(
+            moved = intake_schedule.reschedule_visit(
                 uow,
                 c.clock,
                 actor,
@@ -215,6 +233,15 @@ def move_visit(
             bad: KetaclinicError | None = error
         else:
             bad = None
+            mail = visit_confirmations.confirm_moved(
+                uow,
+                c.clock,
+                actor,
+                notifier_in(c.extras),
+                moved,
+                visit_number,
+                reminder_lead=_lead(c),
+            )
     if bad is not None:
         return _series_page(
             request,
@@ -226,7 +253,7 @@ def move_visit(
             form={"new_day": new_day, "at": at, "chair": chair},
             status=_status(bad),
         )
-    flash(request, f"Visit {visit_number} moved.")
+    flash(request, f"Visit {visit_number} moved. {_sentence(mail.message)}")
     return RedirectResponse(f"/patients/{patient_id}/series", status_code=303)
 
 
