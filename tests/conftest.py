@@ -329,3 +329,81 @@ def logs_carry_no_health_data() -> Iterator[None]:
     logger.setLevel(previous)
     leaks = [line for line in capture.lines if any(p.search(line) for p in _forbidden_in_logs())]
     assert not leaks, f"health data reached the logs ({len(leaks)} lines), e.g.: {leaks[:3]}"
+
+
+# --- a loopback SMTP server -------------------------------------------------------------------
+
+import email  # noqa: E402
+import socket  # noqa: E402
+import threading  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from email.message import Message  # noqa: E402
+
+from aiosmtpd.controller import Controller  # noqa: E402
+
+
+class SmtpInbox:
+    """The mailbox of an SMTP server on loopback (an aiosmtpd handler): every message received
+    with its envelope, safe to read from the test while the server's thread appends."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._received: list[tuple[str, list[str], Message]] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]  # the name aiosmtpd calls
+        parsed = email.message_from_bytes(envelope.original_content)
+        with self._lock:
+            self._received.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))
+        return "250 OK"
+
+    @property
+    def received(self) -> list[tuple[str, list[str], Message]]:
+        """(envelope sender, envelope recipients, message), in the order received."""
+        with self._lock:
+            return list(self._received)
+
+    @property
+    def messages(self) -> list[Message]:
+        return [message for _, _, message in self.received]
+
+    def to(self, address: str) -> list[Message]:
+        """The messages whose envelope names ``address`` as a recipient."""
+        return [message for _, recipients, message in self.received if address in recipients]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_smtp_inbox() -> Iterator[SmtpInbox]:
+    inbox = SmtpInbox(free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[SmtpInbox]:
+    """An SMTP server on loopback for this test; its port is ``smtp_inbox.port``."""
+    with running_smtp_inbox() as inbox:
+        yield inbox
+
+
+@pytest.fixture(scope="module")
+def smtp_inbox_for_module() -> Iterator[SmtpInbox]:
+    """The same, shared by the tests of a module (for servers started once per module)."""
+    with running_smtp_inbox() as inbox:
+        yield inbox
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback TCP port nothing listens on (at the moment it is chosen)."""
+    return free_port()

@@ -7,7 +7,6 @@ Screenshots go to test-artifacts/screenshots/ for people to look at."""
 from __future__ import annotations
 
 import datetime as dt
-import email
 import os
 import signal
 import socket
@@ -19,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from ketaclinic.adapters.hl7.framing import Frame, FrameDecoder, encode_frame
 
@@ -37,34 +35,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Inbox:
-    """An aiosmtpd handler counting the messages it receives."""
-
-    def __init__(self) -> None:
-        self.subjects: list[str] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # the name aiosmtpd calls
-        self.subjects.append(email.message_from_bytes(envelope.original_content)["Subject"])
-        return "250 OK"
-
-
-@pytest.fixture(scope="module")
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler = Inbox()
-    port = _free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
-
-
 @pytest.fixture(scope="module")
 def served(
-    tmp_path_factory: pytest.TempPathFactory, inbox: tuple[Inbox, int]
+    tmp_path_factory: pytest.TempPathFactory, smtp_inbox_for_module
 ) -> Iterator[tuple[str, int]]:
     """``ketaclinic demo --no-serve`` then ``ketaclinic serve --hl7-port`` on loopback, sweeping
-    every second, escalating after 3 s (a test cannot wait minutes) and mailing to ``inbox``;
-    yields (base URL, MLLP port). Only this process is ever signalled."""
+    every second, escalating after 3 s (a test cannot wait minutes) and mailing to the module's
+    loopback SMTP server (tests/conftest.py); yields (base URL, MLLP port). Only this process
+    is ever signalled."""
     work = tmp_path_factory.mktemp("chair-browser")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KETACLINIC_")}
     env.update(
@@ -75,7 +53,7 @@ def served(
         KETACLINIC_CHAIR_SWEEP_S="1",
         KETACLINIC_ALERT_ESCALATE_AFTER_MIN="0.05",
         KETACLINIC_SMTP_HOST="127.0.0.1",
-        KETACLINIC_SMTP_PORT=str(inbox[1]),
+        KETACLINIC_SMTP_PORT=str(smtp_inbox_for_module.port),
     )
     subprocess.run(
         [KETACLINIC, "demo", "--no-serve", "--json"],
@@ -184,10 +162,9 @@ def test_a_monitor_reading_appears_on_the_board_without_a_reload(tablet, served)
 
 
 def test_an_unacknowledged_alert_escalates_and_is_e_mailed_with_the_board_untouched(
-    tablet, served, inbox
+    tablet, served, smtp_inbox_for_module
 ) -> None:
     _, hl7_port = served
-    handler, _ = inbox
     tablet.goto("/board")
     tablet.wait_for_selector("#board-status[data-state=live]")
     tablet.evaluate("window.__stillHere = true")
@@ -201,7 +178,7 @@ def test_an_unacknowledged_alert_escalates_and_is_e_mailed_with_the_board_untouc
     assert "escalated" in text
     assert "e-mailed to" in text
     assert tablet.evaluate("window.__stillHere") is True
-    assert any("chair MIA-1" in subject for subject in handler.subjects)
+    assert any("chair MIA-1" in m["Subject"] for m in smtp_inbox_for_module.messages)
     shot(tablet, "chair-board-tablet-escalated")
 
 

@@ -8,14 +8,10 @@ import datetime as dt
 import email
 import email.header
 import json
-import socket
-from collections.abc import Iterator
-from email.message import Message
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from typer.testing import CliRunner
 
 from ketaclinic.adapters.db import tables_visit_notices as vn
@@ -23,21 +19,6 @@ from ketaclinic.cli.main import app
 from ketaclinic.services.intake_models import NewVisit, Series, TreatmentPlan
 
 runner = CliRunner()
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # the name aiosmtpd calls
-        self.messages.append(email.message_from_bytes(envelope.original_content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -53,15 +34,13 @@ def env(demo, tmp_path: Path) -> dict[str, str | None]:
 
 
 @pytest.fixture
-def smtp(env) -> Iterator[tuple[Inbox, dict[str, str | None]]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, {**env, "KETACLINIC_SMTP_HOST": "127.0.0.1", "KETACLINIC_SMTP_PORT": str(port)}
-    finally:
-        controller.stop()
+def smtp(env, smtp_inbox):  # type: ignore[no-untyped-def]
+    """The loopback mailbox (tests/conftest.py) and the environment that sends mail to it."""
+    return smtp_inbox, {
+        **env,
+        "KETACLINIC_SMTP_HOST": "127.0.0.1",
+        "KETACLINIC_SMTP_PORT": str(smtp_inbox.port),
+    }
 
 
 def book_in(demo, mrn: str, hours: float, language: str = "es") -> int:

@@ -6,22 +6,18 @@ runs it too; the board itself only reads."""
 from __future__ import annotations
 
 import datetime as dt
-import email
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import Message
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 
 from ketaclinic.adapters.db import tables_chair as c
 from ketaclinic.adapters.notify.smtp import SmtpNotifier
@@ -39,47 +35,20 @@ PASSWORD = "demo-clinic-2026"
 WAIT_S = 60.0  # bounds a hang only; a healthy sweeper e-mails within a few seconds
 
 
-class Inbox:
-    """An aiosmtpd handler that keeps what it receives (thread-safe for the test to read)."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # the name aiosmtpd calls
-        parsed = email.message_from_bytes(envelope.original_content)
-        with self.lock:
-            self.messages.append((list(envelope.rcpt_tos), parsed))
-        return "250 OK"
-
-    def received(self) -> list[tuple[int, int, str]]:
-        """(alert id, level, recipient) of every message received."""
-        found = []
-        with self.lock:
-            for recipients, message in self.messages:
-                text = message.get_payload(decode=True).decode()
-                alert = int(re.search(r"Alert reference (\d+)", text).group(1))
-                level = int(re.search(r"escalation level (\d+)", message["Subject"]).group(1))
-                found += [(alert, level, to) for to in recipients]
-        return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def escalation_mails(inbox) -> list[tuple[int, int, str]]:  # type: ignore[no-untyped-def]
+    """(alert id, level, recipient) of every escalation e-mail ``inbox`` received."""
+    found = []
+    for _, recipients, message in inbox.received:
+        text = message.get_payload(decode=True).decode()
+        alert = int(re.search(r"Alert reference (\d+)", text).group(1))
+        level = int(re.search(r"escalation level (\d+)", message["Subject"]).group(1))
+        found += [(alert, level, to) for to in recipients]
+    return found
 
 
 @pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+def smtp(smtp_inbox):  # type: ignore[no-untyped-def]
+    return smtp_inbox, smtp_inbox.port
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -156,7 +125,7 @@ def test_two_sweepers_at_once_e_mail_each_escalation_level_once(
             for thread in threads:
                 thread.join(timeout=120)
             assert failures == []
-        keys = inbox.received()
+        keys = escalation_mails(inbox)
         assert len(keys) == len(set(keys)), "an escalation was e-mailed twice"
         mine = sorted({(level, to) for alert, level, to in keys if alert == running.alert_id})
         told = ["nurse.mia@demo.invalid", "prescriber.mia@demo.invalid"]
@@ -223,7 +192,7 @@ def test_the_web_app_escalates_and_e_mails_with_no_board_open(
         login_throttle.reset()
         with TestClient(create_app(container)):
             wait_for(
-                lambda: any(alert == running.alert_id for alert, _, _ in inbox.received()),
+                lambda: any(alert == running.alert_id for alert, _, _ in escalation_mails(inbox)),
                 "the escalation e-mail",
             )
         # The app has stopped (its sweeper finished the tick in flight). Only now does anyone
@@ -288,7 +257,7 @@ def test_the_board_only_reads_it_never_escalates_or_raises(client, login_as, dem
 
 @pytest.mark.slow
 def test_hl7_listen_runs_the_sweep_and_e_mails_escalations(
-    clinic_url: str, tmp_path: Path, smtp
+    clinic_url: str, tmp_path: Path, smtp, unused_port: int
 ) -> None:
     inbox, smtp_port = smtp
     container = build(settings(clinic_url, tmp_path / "data"), fast_password_hashing=True)
@@ -310,7 +279,7 @@ def test_hl7_listen_runs_the_sweep_and_e_mails_escalations(
     log_path = tmp_path / "listen.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [KETACLINIC, "hl7", "listen", "--port", str(free_port())],
+            [KETACLINIC, "hl7", "listen", "--port", str(unused_port)],
             env=env,
             cwd=tmp_path,
             stdout=log,
@@ -320,7 +289,7 @@ def test_hl7_listen_runs_the_sweep_and_e_mails_escalations(
         wait_for(
             lambda: (
                 process.poll() is not None
-                or any(alert == running.alert_id for alert, _, _ in inbox.received())
+                or any(alert == running.alert_id for alert, _, _ in escalation_mails(inbox))
             ),
             "the escalation e-mail from hl7 listen",
         )

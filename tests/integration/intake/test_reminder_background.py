@@ -8,17 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.header
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
-from email.message import Message
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 
 from ketaclinic.adapters.db import tables_visit_notices as vn
 from ketaclinic.bootstrap import Container, build
@@ -29,39 +25,9 @@ WAIT_S = 60.0  # bounds a hang only; a healthy sweeper e-mails within a second o
 ADDRESS = "demo-0005@patients.demo.invalid"
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # the name aiosmtpd calls
-        with self.lock:
-            self.messages.append(
-                (list(envelope.rcpt_tos), email.message_from_bytes(envelope.original_content))
-            )
-        return "250 OK"
-
-    def to(self, address: str) -> list[Message]:
-        with self.lock:
-            return [m for rcpt, m in self.messages if address in rcpt]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+def smtp(smtp_inbox):  # type: ignore[no-untyped-def]
+    return smtp_inbox, smtp_inbox.port
 
 
 def wait_for(condition: Callable[[], bool], what: str) -> None:

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import email
 import logging
-import socket
-from collections.abc import Iterator
-from email.message import Message
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from ketaclinic.adapters.notify.smtp import (
     NullNotifier,
@@ -24,34 +20,9 @@ from ketaclinic.domain.errors import InvalidInput
 from ketaclinic.services.mbc_safety import delivers
 
 
-class Inbox:
-    """An aiosmtpd handler that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], Message]] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # the name aiosmtpd calls
-        parsed = email.message_from_bytes(envelope.original_content)
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+def smtp_server(smtp_inbox):  # type: ignore[no-untyped-def]
+    return smtp_inbox, smtp_inbox.port
 
 
 def settings(tmp_path: Path, **smtp) -> Settings:
@@ -68,7 +39,7 @@ def test_a_message_reaches_the_server_with_sender_recipient_and_body(smtp_server
     inbox, port = smtp_server
     notifier = SmtpNotifier("127.0.0.1", port, "ketaclinic@clinic.example")
     notifier.send("prescriber@clinic.example", "A subject", "Open ketaclinic.\n")
-    ((mail_from, recipients, message),) = inbox.messages
+    ((mail_from, recipients, message),) = inbox.received
     assert mail_from == "ketaclinic@clinic.example"
     assert recipients == ["prescriber@clinic.example"]
     assert message["Subject"] == "A subject"
@@ -82,7 +53,7 @@ def test_non_ascii_text_is_delivered_intact(smtp_server) -> None:
     SmtpNotifier("127.0.0.1", port, "k@clinic.example").send(
         "p@clinic.example", "Su clínica", "Abra este enlace: https://x/r/abc — gracias.\n"
     )
-    message = inbox.messages[0][2]
+    message = inbox.messages[0]
     assert str(email.header.make_header(email.header.decode_header(message["Subject"]))) == (
         "Su clínica"
     )
@@ -100,8 +71,8 @@ def test_the_settings_build_an_smtp_notifier_that_delivers(smtp_server, tmp_path
     assert len(inbox.messages) == 1
 
 
-def test_an_unreachable_server_raises_to_the_caller() -> None:
-    notifier = SmtpNotifier("127.0.0.1", free_port(), "k@clinic.example", timeout_s=2)
+def test_an_unreachable_server_raises_to_the_caller(unused_port: int) -> None:
+    notifier = SmtpNotifier("127.0.0.1", unused_port, "k@clinic.example", timeout_s=2)
     with pytest.raises(ConnectionRefusedError):
         notifier.send("p@clinic.example", "s", "b")
 

@@ -4,15 +4,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import email
 import json
-import socket
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 import typer
-from aiosmtpd.controller import Controller
 from typer.testing import CliRunner
 
 from ketaclinic.adapters.db import tables as t
@@ -154,39 +151,18 @@ def test_human_output_prints_the_link(app, env):
     assert "SMTP is not configured" in " ".join(result.stdout.split())
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # the name aiosmtpd calls
-        self.messages.append(email.message_from_bytes(envelope.original_content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def test_send_mails_the_link_when_smtp_is_configured(app, env, demo):
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        result = runner.invoke(
-            app,
-            ["self-report", "send", "--mrn", "DEMO-0005", "--instrument", "phq9", "--json"],
-            env={
-                **env,
-                "KETACLINIC_SMTP_HOST": "127.0.0.1",
-                "KETACLINIC_SMTP_PORT": str(port),
-                "KETACLINIC_PUBLIC_URL": "https://clinic.example.org",
-            },
-        )
-    finally:
-        controller.stop()
+def test_send_mails_the_link_when_smtp_is_configured(app, env, demo, smtp_inbox):
+    inbox = smtp_inbox
+    result = runner.invoke(
+        app,
+        ["self-report", "send", "--mrn", "DEMO-0005", "--instrument", "phq9", "--json"],
+        env={
+            **env,
+            "KETACLINIC_SMTP_HOST": "127.0.0.1",
+            "KETACLINIC_SMTP_PORT": str(inbox.port),
+            "KETACLINIC_PUBLIC_URL": "https://clinic.example.org",
+        },
+    )
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert body["mail"] == "sent"
@@ -238,22 +214,16 @@ def book_tomorrow(demo, mrn: str) -> int:
     return patient.id
 
 
-def test_send_due_mails_due_links_once_and_says_what_it_did(app, env, demo):
+def test_send_due_mails_due_links_once_and_says_what_it_did(app, env, demo, smtp_inbox):
     patient_id = book_tomorrow(demo, "DEMO-0005")
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    smtp = {**env, "KETACLINIC_SMTP_HOST": "127.0.0.1", "KETACLINIC_SMTP_PORT": str(port)}
-    try:
-        first = runner.invoke(
-            app,
-            ["self-report", "send-due", "--base-url", "https://clinic.example.org", "--json"],
-            env=smtp,
-        )
-        again = runner.invoke(app, ["self-report", "send-due", "--json"], env=smtp)
-    finally:
-        controller.stop()
+    inbox = smtp_inbox
+    smtp = {**env, "KETACLINIC_SMTP_HOST": "127.0.0.1", "KETACLINIC_SMTP_PORT": str(inbox.port)}
+    first = runner.invoke(
+        app,
+        ["self-report", "send-due", "--base-url", "https://clinic.example.org", "--json"],
+        env=smtp,
+    )
+    again = runner.invoke(app, ["self-report", "send-due", "--json"], env=smtp)
     assert first.exit_code == 0, first.output
     body = json.loads(first.stdout)
     mine = [i for i in body["items"] if i["patient_id"] == patient_id]
