@@ -66,10 +66,23 @@ class Settings(BaseSettings):
     # does the same from cron.
     visit_reminder_lead_h: float = Field(default=DEFAULT_VISIT_REMINDER_LEAD_H, ge=1, le=168)
     visit_reminder_sweep_s: float | None = Field(default=None, ge=0, le=86400)
+    # The address patients reach ketaclinic at, e.g. https://clinic.example.org (links in
+    # e-mails). When set, the reminder sweep also sends the scheduled questionnaire links that
+    # are due (``ketaclinic self-report send-due``), so no cron job is needed; unset, a link
+    # could only point at this machine, so they go out from the command alone.
+    public_url: str = ""
 
     log_level: str = "INFO"
     # The zone of times that bedside monitors send without a UTC offset (HL7 TS without "+hhmm").
     timezone: str = "UTC"
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and (not value.startswith(("https://", "http://")) or len(value) > 200):
+            raise ValueError("an http(s):// address of at most 200 characters, or empty")
+        return value
 
     @field_validator("timezone")
     @classmethod

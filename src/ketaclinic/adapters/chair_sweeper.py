@@ -4,9 +4,11 @@ seconds, raise *NIBP overdue*, escalate unacknowledged alerts and e-mail the esc
 
 Beside it, every ``KETACLINIC_VISIT_REMINDER_SWEEP_S`` seconds (5 minutes unless set; the first
 one after that long), the same sweeper e-mails the patients' appointment reminders
-(services/visit_reminders.send_reminders, the work of ``ketaclinic visits send-reminders``), so a
-clinic needs no cron job for them. It runs as a loop of its own: a slow mail server delays
-reminders, never the chair's alerts.
+(services/visit_reminders.send_reminders, the work of ``ketaclinic visits send-reminders``) and,
+when the clinic's address is set (``KETACLINIC_PUBLIC_URL``), the scheduled questionnaire links
+that are due (services/mbc_sweep.send_due, the work of ``ketaclinic self-report send-due``), so a
+clinic needs no cron job for either. It runs as a loop of its own: a slow mail server delays
+reminders, never the chair's alerts. Links are claimed per slot, once, like the reminders.
 
 Started by the web app's lifespan (web/app.py) and by ``ketaclinic hl7 listen``, so monitoring
 reminders and escalation run whether or not anyone has a board open. Several processes may run
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from ketaclinic.adapters.db.events_chair import chair_events
 from ketaclinic.adapters.notify.smtp import notifier_in
-from ketaclinic.services import chair_escalation, visit_reminders
+from ketaclinic.services import chair_escalation, mbc_sweep, visit_reminders
 
 if TYPE_CHECKING:
     from ketaclinic.bootstrap import Container
@@ -61,6 +63,7 @@ class ChairSweeper:
         self.failures = 0
         self.reminder_ticks = 0
         self.reminder_failures = 0
+        self.self_report_failures = 0
         self._stop = asyncio.Event()
 
     def tick(self) -> chair_escalation.SweepReport:
@@ -77,6 +80,14 @@ class ChairSweeper:
         return visit_reminders.send_reminders(
             c.uow, c.clock, notifier_in(c.extras), lead=self.reminder_lead
         )
+
+    def send_self_reports(self) -> mbc_sweep.SweepResult | None:
+        """The scheduled questionnaire links due now (blocking; the work of ``ketaclinic
+        self-report send-due``), when the clinic's public address is set; else ``None``."""
+        c = self.container
+        if not c.settings.public_url:
+            return None
+        return mbc_sweep.send_due(c.uow, c.clock, notifier_in(c.extras), c.settings.public_url)
 
     async def _pause(self, seconds: float) -> None:
         """Wait ``seconds`` or until stopped, whichever comes first."""
@@ -96,6 +107,11 @@ class ChairSweeper:
             except Exception as error:  # keep sweeping: the next one may well succeed
                 self.reminder_failures += 1
                 log.error("reminder sweep failed", extra={"error_type": type(error).__name__})
+            try:
+                await asyncio.to_thread(self.send_self_reports)
+            except Exception as error:  # independent of the reminders: one failing skips neither
+                self.self_report_failures += 1
+                log.error("self-report sweep failed", extra={"error_type": type(error).__name__})
             self.reminder_ticks += 1
 
     async def run(self) -> None:

@@ -217,3 +217,50 @@ def test_without_a_reminder_interval_no_reminder_sweep_runs(tmp_path) -> None:
     asyncio.run(main())
     assert sweeper.ticks >= 3
     assert reminders == []
+
+
+def test_a_failing_reminder_sweep_does_not_skip_the_questionnaire_links(tmp_path, caplog) -> None:
+    sweeper = chair_sweeper.ChairSweeper(fake_container(tmp_path), 60, reminder_interval_s=0.01)  # type: ignore[arg-type]
+    links: list[int] = []
+    done = threading.Event()
+
+    def remind() -> object:
+        raise RuntimeError("mail server said no to rosa@example.invalid")
+
+    def send_self_reports() -> object:
+        links.append(1)
+        if len(links) == 1:
+            raise OSError("the link sweep failed too")
+        done.set()
+        return None
+
+    sweeper.tick = quiet_tick  # type: ignore[method-assign]
+    sweeper.remind = remind  # type: ignore[method-assign]
+    sweeper.send_self_reports = send_self_reports  # type: ignore[method-assign]
+
+    async def main() -> None:
+        task = asyncio.get_running_loop().create_task(sweeper.run())
+        assert await asyncio.to_thread(done.wait, 10)
+        await chair_sweeper.stop((sweeper, task))
+
+    with caplog.at_level(logging.ERROR, logger="ketaclinic.chair.sweeper"):
+        asyncio.run(main())
+    assert len(links) >= 2
+    assert sweeper.self_report_failures == 1
+    assert sweeper.reminder_failures >= 2
+    failed = [r for r in caplog.records if r.getMessage() == "self-report sweep failed"]
+    assert [getattr(r, "error_type", None) for r in failed] == ["OSError"]
+    assert all("rosa@" not in r.getMessage() for r in caplog.records)
+
+
+def test_the_public_address_must_be_a_web_address(tmp_path) -> None:
+    from pydantic import ValidationError
+
+    assert settings(tmp_path).public_url == ""
+    assert settings(tmp_path, public_url=" https://clinic.example.org ").public_url == (
+        "https://clinic.example.org"
+    )
+    with pytest.raises(ValidationError, match="public_url"):
+        settings(tmp_path, public_url="clinic.example.org")
+    without = chair_sweeper.ChairSweeper(fake_container(tmp_path), 15)  # type: ignore[arg-type]
+    assert without.send_self_reports() is None  # no address: the links wait for the command
