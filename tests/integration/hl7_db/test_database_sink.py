@@ -112,3 +112,34 @@ def test_an_unknown_mrn_is_refused_without_echoing_it_and_stores_nothing(demo) -
             )
         ).scalars()
         assert list(stored) == ["U-2"]
+
+
+def test_the_duplicate_check_searches_the_sender_index_and_never_scans(demo) -> None:
+    # Every batch asks which of its messages were stored before. Answered by scanning, that
+    # question costs more with every message the clinic ever received; it must be a search of
+    # the (application, facility, control id) unique index on either engine.
+    from ketaclinic.adapters.hl7.parser import parse_oru
+
+    other_sender = oru("DUP-9", "DEMO-0001").replace(b"|BEDSIDE|DEMO-MIA|", b"|BEDSIDE|DEMO-FLL|")
+    batch = [parse_oru(oru(f"DUP-{n}", "DEMO-0001")) for n in range(3)] + [parse_oru(other_sender)]
+    checks: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().startswith("SELECT") and "FROM monitor_message" in statement:
+            checks.append((statement, parameters))
+
+    sa.event.listen(demo.engine, "before_cursor_execute", capture)
+    try:
+        DatabaseSink(demo.engine).store(batch)
+    finally:
+        sa.event.remove(demo.engine, "before_cursor_execute", capture)
+    ((statement, parameters),) = checks
+    explain = "EXPLAIN QUERY PLAN " if demo.engine.dialect.name == "sqlite" else "EXPLAIN "
+    with demo.engine.connect() as conn:
+        if demo.engine.dialect.name != "sqlite":
+            conn.exec_driver_sql("SET enable_seqscan = off")  # a tiny table: ask what it can use
+        plan = " ".join(str(row) for row in conn.exec_driver_sql(explain + statement, parameters))
+    assert "monitor_message" in plan
+    assert "SCAN monitor_message" not in plan  # SQLite: a search, not a walk of the table
+    assert "Seq Scan" not in plan  # PostgreSQL
+    assert "uq_monitor_message_sender" in plan or "sqlite_autoindex_monitor_message" in plan

@@ -83,14 +83,27 @@ class DatabaseSink:
             )
         }
         mm = t.monitor_message
-        sender_key = sa.tuple_(mm.c.sending_application, mm.c.sending_facility, mm.c.control_id)
-        # By the whole sender key, so the lookup uses its unique index (a control id alone
-        # would scan every message ever stored).
+        # By the whole sender key, so the lookup is a search of its unique index: per sender,
+        # application = ? AND facility = ? AND control_id IN (…). (A control id alone, or a
+        # row-value IN, which SQLite answers by scanning the index, would read every message
+        # ever stored, on every batch.)
+        control_ids: dict[tuple[str, str], set[str]] = {}
+        for application, facility, control_id in (m.dedup_key for m in batch):
+            control_ids.setdefault((application, facility), set()).add(control_id)
         seen = {
             (r.sending_application, r.sending_facility, r.control_id)
             for r in conn.execute(
                 sa.select(mm.c.sending_application, mm.c.sending_facility, mm.c.control_id).where(
-                    sender_key.in_(sorted({m.dedup_key for m in batch}))
+                    sa.or_(
+                        *(
+                            sa.and_(
+                                mm.c.sending_application == application,
+                                mm.c.sending_facility == facility,
+                                mm.c.control_id.in_(sorted(ids)),
+                            )
+                            for (application, facility), ids in sorted(control_ids.items())
+                        )
+                    )
                 )
             )
         }
