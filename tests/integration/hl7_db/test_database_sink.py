@@ -143,3 +143,37 @@ def test_the_duplicate_check_searches_the_sender_index_and_never_scans(demo) -> 
     assert "SCAN monitor_message" not in plan  # SQLite: a search, not a walk of the table
     assert "Seq Scan" not in plan  # PostgreSQL
     assert "uq_monitor_message_sender" in plan or "sqlite_autoindex_monitor_message" in plan
+
+
+def test_the_newest_readings_come_from_the_index_without_sorting(demo) -> None:
+    # Each batch asks, per session and vital, for the newest usable reading (by time, then id).
+    # The index holds that whole order (migration chair_0003), so the answer is one seek; sorting
+    # a session's readings instead costs more the longer the infusion runs.
+    from ketaclinic.adapters.hl7.parser import parse_oru
+
+    checks: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if "SELECT (SELECT session_vital.reading_id" in statement:
+            checks.append((statement, parameters))
+
+    sa.event.listen(demo.engine, "before_cursor_execute", capture)
+    try:
+        DatabaseSink(demo.engine).store([parse_oru(oru("NEWEST-1", "DEMO-0001"))])
+    finally:
+        sa.event.remove(demo.engine, "before_cursor_execute", capture)
+    assert checks
+    statement, parameters = checks[0]
+    sqlite = demo.engine.dialect.name == "sqlite"
+    with demo.engine.connect() as conn:
+        if not sqlite:
+            conn.exec_driver_sql("SET enable_seqscan = off")  # a tiny table: ask what it can use
+        plan = " ".join(
+            str(row)
+            for row in conn.exec_driver_sql(
+                ("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + statement, parameters
+            )
+        )
+    assert "ix_session_vital_latest" in plan
+    assert "TEMP B-TREE" not in plan  # SQLite sorting
+    assert "Sort" not in plan  # PostgreSQL sorting

@@ -83,13 +83,10 @@ class DatabaseSink:
             )
         }
         mm = t.monitor_message
-        # By the whole sender key, so the lookup is a search of its unique index: per sender,
-        # application = ? AND facility = ? AND control_id IN (…). (A control id alone, or a
-        # row-value IN, which SQLite answers by scanning the index, would read every message
-        # ever stored, on every batch.)
-        control_ids: dict[tuple[str, str], set[str]] = {}
-        for application, facility, control_id in (m.dedup_key for m in batch):
-            control_ids.setdefault((application, facility), set()).add(control_id)
+        # By the whole sender key, one equality per message, so each is a search of the key's
+        # unique index on either engine, whatever the table's statistics say. (A control id
+        # alone, or a row-value IN, which SQLite answers by walking the index, would read every
+        # message ever stored, on every batch.)
         seen = {
             (r.sending_application, r.sending_facility, r.control_id)
             for r in conn.execute(
@@ -99,9 +96,11 @@ class DatabaseSink:
                             sa.and_(
                                 mm.c.sending_application == application,
                                 mm.c.sending_facility == facility,
-                                mm.c.control_id.in_(sorted(ids)),
+                                mm.c.control_id == control_id,
                             )
-                            for (application, facility), ids in sorted(control_ids.items())
+                            for application, facility, control_id in sorted(
+                                {m.dedup_key for m in batch}
+                            )
                         )
                     )
                 )

@@ -138,12 +138,15 @@ session_vital = sa.Table(
     sa.Column("usable", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 sa.Index("ix_session_vital_session_time", session_vital.c.session_id, session_vital.c.observed_at)
+# The newest usable reading per (session, vital), ties broken by reading id: the whole ORDER BY
+# in the index, so the answer is one index seek on PostgreSQL too (migration chair_0003).
 sa.Index(
     "ix_session_vital_latest",
     session_vital.c.session_id,
     session_vital.c.usable,
     session_vital.c.kind,
     session_vital.c.observed_at,
+    session_vital.c.reading_id,
 )
 
 chair_alert = sa.Table(
