@@ -407,3 +407,36 @@ def smtp_inbox_for_module() -> Iterator[SmtpInbox]:
 def unused_port() -> int:
     """A loopback TCP port nothing listens on (at the moment it is chosen)."""
     return free_port()
+
+
+# --- a visit tomorrow -------------------------------------------------------------------------
+
+
+def _book_tomorrow(demo, mrn: str) -> int:  # type: ignore[no-untyped-def]
+    """A signed plan and a one-visit series for ``mrn`` starting in 24 hours (so its
+    before-infusion questionnaire slot is open); the patient's id."""
+    import datetime as dt
+
+    from ketaclinic.services.intake_models import NewVisit, Series, TreatmentPlan
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    start = now + dt.timedelta(hours=24, seconds=17)  # off the booking grid: never a clash
+    with demo.uow() as uow:
+        patient = uow.patients.by_mrn(mrn)
+        chair = uow.sites.chairs(patient.site_id)[-1]
+        prescriber = uow.users.by_username("prescriber.mia")
+        plan = uow.schedule.add_plan(
+            TreatmentPlan(0, patient.id, "abdallah-2022", 0.5, now.date(), prescriber.id, now)
+        )
+        uow.schedule.add_series(
+            Series(0, patient.id, patient.site_id, plan.id, "abdallah-2022", prescriber.id, now),
+            [NewVisit(chair.id, 1, start, start + dt.timedelta(hours=2), start.date())],
+        )
+        uow.commit()
+    return int(patient.id)
+
+
+@pytest.fixture
+def book_tomorrow() -> Callable[..., int]:
+    """``book_tomorrow(demo, mrn)``: see :func:`_book_tomorrow`."""
+    return _book_tomorrow

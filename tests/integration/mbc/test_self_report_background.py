@@ -4,38 +4,17 @@ the due link is e-mailed once with that address in it, a second sweep sends noth
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from ketaclinic.adapters.chair_sweeper import ChairSweeper
 from ketaclinic.bootstrap import build
 from ketaclinic.config import Settings
-from ketaclinic.services.intake_models import NewVisit, Series, TreatmentPlan
 
 ADDRESS = "demo-0005@patients.demo.invalid"
 
 
-def book_tomorrow(demo, mrn: str) -> int:  # type: ignore[no-untyped-def]
-    """A one-visit series for ``mrn`` starting in 24 hours: its before-infusion slot is open."""
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    start = now + dt.timedelta(hours=24, seconds=17)  # off the booking grid: never a clash
-    with demo.uow() as uow:
-        patient = uow.patients.by_mrn(mrn)
-        chair = uow.sites.chairs(patient.site_id)[-1]
-        prescriber = uow.users.by_username("prescriber.mia")
-        plan = uow.schedule.add_plan(
-            TreatmentPlan(0, patient.id, "abdallah-2022", 0.5, now.date(), prescriber.id, now)
-        )
-        uow.schedule.add_series(
-            Series(0, patient.id, patient.site_id, plan.id, "abdallah-2022", prescriber.id, now),
-            [NewVisit(chair.id, 1, start, start + dt.timedelta(hours=2), start.date())],
-        )
-        uow.commit()
-    return int(patient.id)
-
-
 def test_the_sweeper_sends_due_links_with_the_public_address(  # type: ignore[no-untyped-def]
-    demo, smtp_inbox, tmp_path: Path
+    demo, smtp_inbox, book_tomorrow, tmp_path: Path
 ) -> None:
     patient_id = book_tomorrow(demo, "DEMO-0005")
     container = build(

@@ -193,28 +193,9 @@ def test_bad_send_arguments_are_one_line_exit_2_and_store_nothing(app, env, demo
     assert rows(demo, m.self_report_link) == []
 
 
-def book_tomorrow(demo, mrn: str) -> int:
-    """A one-visit series for ``mrn`` starting in 24 hours (its before-infusion slot is open)."""
-    from ketaclinic.services.intake_models import NewVisit, Series, TreatmentPlan
-
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    start = now + dt.timedelta(hours=24, seconds=17)  # off the booking grid: never a clash
-    with demo.uow() as uow:
-        patient = uow.patients.by_mrn(mrn)
-        chair = uow.sites.chairs(patient.site_id)[-1]
-        prescriber = uow.users.by_username("prescriber.mia")
-        plan = uow.schedule.add_plan(
-            TreatmentPlan(0, patient.id, "abdallah-2022", 0.5, now.date(), prescriber.id, now)
-        )
-        uow.schedule.add_series(
-            Series(0, patient.id, patient.site_id, plan.id, "abdallah-2022", prescriber.id, now),
-            [NewVisit(chair.id, 1, start, start + dt.timedelta(hours=2), start.date())],
-        )
-        uow.commit()
-    return patient.id
-
-
-def test_send_due_mails_due_links_once_and_says_what_it_did(app, env, demo, smtp_inbox):
+def test_send_due_mails_due_links_once_and_says_what_it_did(
+    app, env, demo, smtp_inbox, book_tomorrow
+):
     patient_id = book_tomorrow(demo, "DEMO-0005")
     inbox = smtp_inbox
     smtp = {**env, "KETACLINIC_SMTP_HOST": "127.0.0.1", "KETACLINIC_SMTP_PORT": str(inbox.port)}
@@ -248,7 +229,7 @@ def test_send_due_mails_due_links_once_and_says_what_it_did(app, env, demo, smtp
     )
 
 
-def test_send_due_with_mail_off_leaves_notices_and_makes_no_link(app, env, demo):
+def test_send_due_with_mail_off_leaves_notices_and_makes_no_link(app, env, demo, book_tomorrow):
     patient_id = book_tomorrow(demo, "DEMO-0005")
     result = runner.invoke(app, ["self-report", "send-due"], env=env)
     assert result.exit_code == 0, result.output
