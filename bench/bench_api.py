@@ -42,6 +42,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+from bench.http_load import closed_loop
 from ketaclinic.adapters.db import tables as t
 from ketaclinic.adapters.db.engine import make_engine, normalise_url
 
@@ -53,6 +54,9 @@ BIN = str(Path(sys.executable).with_name("ketaclinic"))
 SECRET = "bench-secret-" + "b" * 40
 TARGET_P99_MS = 100.0
 READERS = 16  # concurrent readers in the audit-cost measurement
+# The paced run: each of the CLIENTS reads one chart this often (50 clients: 100 charts a
+# second, far more than a clinic's staff open), beside the as-fast-as-answered worst case.
+PACED_INTERVAL_S = 0.5
 
 
 def _free_port() -> int:
@@ -223,33 +227,24 @@ async def _load(
     *,
     clients: int = CLIENTS,
     seconds: float = SECONDS,
+    interval: float = 0.0,
 ) -> tuple[list[float], int, float]:
-    """``clients`` concurrent chart readers for ``seconds``, alternating between ``bases``:
-    latencies (ms), errors, elapsed seconds."""
-    latencies: list[float] = []
-    errors = 0
-    stop_at = time.monotonic() + seconds
+    """``clients`` concurrent chart readers for ``seconds``, alternating between ``bases``, each
+    reading as fast as answers come or, with ``interval``, one chart every ``interval`` s:
+    latencies (ms), errors, elapsed seconds (bench/http_load.py's lean client)."""
     rng = random.Random(11)
 
-    async def client(n: int) -> None:
-        nonlocal errors
-        base = bases[n % len(bases)]
-        headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as http:
-            while time.monotonic() < stop_at:
-                pid = rng.choice(ids)
-                started = time.perf_counter()
-                try:
-                    response = await http.get(f"/api/v1/patients/{pid}")
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                latencies.append((time.perf_counter() - started) * 1000)
-                errors += 0 if ok else 1
+    def next_path() -> str:
+        return f"/api/v1/patients/{rng.choice(ids)}"
 
-    started = time.monotonic()
-    await asyncio.gather(*(client(n) for n in range(clients)))
-    return latencies, errors, time.monotonic() - started
+    return await closed_loop(
+        bases,
+        {"Authorization": f"Bearer {token}"},
+        next_path,
+        clients=clients,
+        seconds=seconds,
+        interval=interval,
+    )
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -287,13 +282,15 @@ class LoadRun:
     errors: int
 
 
-def _run_load(url: str, data_dir: Path, processes: int, *, audited: bool = True) -> LoadRun:
+def _run_load(
+    url: str, data_dir: Path, processes: int, *, audited: bool = True, interval: float = 0.0
+) -> LoadRun:
     servers = [_serve(url, data_dir, audited=audited) for _ in range(processes)]
     try:
         bases = [base for _, base in servers]
         token = director_token(bases[0])
         ids = chart_ids(url)
-        latencies, errors, elapsed = asyncio.run(_load(bases, token, ids))
+        latencies, errors, elapsed = asyncio.run(_load(bases, token, ids, interval=interval))
     finally:
         for process, _ in servers:
             process.send_signal(signal.SIGTERM)
@@ -311,12 +308,18 @@ def _load_rows(url: str, data_dir: Path, processes: int) -> tuple[str, str]:
     database served with the audit entries of reads dropped (its peer)."""
     audited = _run_load(url, data_dir, processes)
     unaudited = _run_load(url, data_dir, processes, audited=False)
-    verdict = "meets" if audited.p99 <= TARGET_P99_MS else "misses"
-    load_row = (
-        f"| {_engine_name(url)} | {processes} | {audited.rate:,.0f} | {audited.p50:.1f} | "
-        f"{audited.p95:.1f} | {audited.p99:.1f} | {audited.errors} | "
-        f"{verdict} ≤ {TARGET_P99_MS:.0f} ms |"
-    )
+    paced = _run_load(url, data_dir, processes, interval=PACED_INTERVAL_S)
+    rows = []
+    for run, pace in (
+        (audited, "as soon as answered"),
+        (paced, f"one chart every {PACED_INTERVAL_S:g} s"),
+    ):
+        verdict = "meets" if run.p99 <= TARGET_P99_MS else "misses"
+        rows.append(
+            f"| {_engine_name(url)} | {processes} | {pace} | {run.rate:,.0f} | {run.p50:.1f} | "
+            f"{run.p95:.1f} | {run.p99:.1f} | {run.errors} | {verdict} ≤ {TARGET_P99_MS:.0f} ms |"
+        )
+    load_row = "\n".join(rows)
     cost = 100 * (1 - audited.rate / unaudited.rate)
     audit_row = (
         f"| {_engine_name(url)} | {processes} | {unaudited.rate:,.0f} (p99 "
@@ -389,10 +392,15 @@ def run() -> str:
         "",
         f"{PATIENTS:,} patients and {VITALS:,} vital readings; {CLIENTS} concurrent clients on "
         f"loopback, {SECONDS:.0f} s per run, requesting random patient charts "
-        "(`GET /api/v1/patients/{id}`, every read audited). Peer: the target of DESIGN.md §5.",
+        "(`GET /api/v1/patients/{id}`, every read audited), each sending its next request as "
+        "soon as the last is answered (no think time: the server's capacity, the worst case). "
+        "The clients are bench/http_load.py's lean keep-alive client (~0.2 ms of CPU per "
+        "request; a general-purpose client took 2–4 ms, more than the server, on these shared "
+        "cores). Peer: the target of DESIGN.md §5.",
         "",
-        "| database | app processes | requests/s | p50 ms | p95 ms | p99 ms | errors | target |",
-        "|---|---|---|---|---|---|---|---|",
+        "| database | app processes | each client asks | requests/s | p50 ms | p95 ms | p99 ms"
+        " | errors | target |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     http_audit_lines = [
         "",
@@ -436,7 +444,7 @@ def run() -> str:
                 drop()
         else:
             lines.append(
-                "| PostgreSQL | — | not run: KETACLINIC_TEST_POSTGRES_URL unset | | | | | |"
+                "| PostgreSQL | — | — | not run: KETACLINIC_TEST_POSTGRES_URL unset | | | | | |"
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -268,6 +268,7 @@ class MemoryChairRepository:
         kinds: Collection[VitalKind],
         *,
         since: dt.datetime,
+        until: dt.datetime,
         max_points: int,
     ) -> dict[VitalKind, list[tuple[dt.datetime, float]]]:
         wanted = set(kinds)
@@ -276,7 +277,7 @@ class MemoryChairRepository:
             for s in self.session_readings(session_id, since=since)
             if s.usable and s.reading.kind in wanted
         )
-        return thin(points, max_points)
+        return thin(points, since=since, until=until, max_points=max_points)
 
     # alerts --------------------------------------------------------------------------------
 

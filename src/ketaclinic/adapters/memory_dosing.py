@@ -16,6 +16,7 @@ from ketaclinic.services.dosing_ports import (
     DoseOrder,
     LimitSetting,
     OverrideRequest,
+    SessionOrder,
 )
 
 if TYPE_CHECKING:
@@ -27,9 +28,15 @@ class DosingState:
     orders: dict[int, DoseOrder] = field(default_factory=dict)
     limit_settings: dict[int, LimitSetting] = field(default_factory=dict)
     settings: dict[str, ClinicSetting] = field(default_factory=dict)
+    session_orders: dict[int, SessionOrder] = field(default_factory=dict)
 
     def __copy__(self) -> DosingState:
-        return DosingState(dict(self.orders), dict(self.limit_settings), dict(self.settings))
+        return DosingState(
+            dict(self.orders),
+            dict(self.limit_settings),
+            dict(self.settings),
+            dict(self.session_orders),
+        )
 
     def __deepcopy__(self, memo: dict[int, object]) -> DosingState:
         return self.__copy__()
@@ -94,6 +101,14 @@ class MemoryDosingRepository:
             override_confirmed_via=via.value,
         )
         return True
+
+    def link_session_order(self, link: SessionOrder) -> None:
+        if link.order_id not in self.state.orders:
+            raise ValueError(f"dose order {link.order_id} does not exist")  # the SQL FK refuses
+        self.state.session_orders[link.session_id] = link
+
+    def session_order(self, session_id: int) -> SessionOrder | None:
+        return self.state.session_orders.get(session_id)
 
     def limit_settings(self) -> list[LimitSetting]:
         return [self.state.limit_settings[k] for k in sorted(self.state.limit_settings)]

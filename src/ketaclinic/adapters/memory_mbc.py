@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ketaclinic.domain.errors import Conflict
 from ketaclinic.domain.instruments import ContentPack
 from ketaclinic.services.mbc_model import (
+    BookedVisit,
     CohortColumns,
     InfusionAnchor,
     QuestionnaireResponse,
@@ -126,7 +127,7 @@ class MemoryResponseRepository:
 
     def cohort_totals(
         self,
-        instrument_id: str,
+        instrument_ids: frozenset[str],
         site_ids: frozenset[int],
         start: dt.datetime | None = None,
         end: dt.datetime | None = None,
@@ -137,7 +138,7 @@ class MemoryResponseRepository:
             if (
                 patient is None
                 or patient.site_id not in site_ids
-                or r.instrument_id != instrument_id
+                or r.instrument_id not in instrument_ids
                 or r.total is None
                 or (start is not None and r.completed_at < start)
                 or (end is not None and r.completed_at >= end)
@@ -346,6 +347,20 @@ class MemoryInfusionHistory:
             if row.patient_id == patient_id and row.infusion_started_at is not None
         ]
         return sorted(found, key=lambda s: (s.started_at, s.session_id))
+
+    def booked_visits(self, patient_id: int) -> list[BookedVisit]:
+        found = [
+            BookedVisit(
+                v.id,
+                v.starts_at,
+                v.ends_at,
+                v.local_day,
+                self.store.intake.series[v.series_id].protocol_id,
+            )
+            for v in self.store.intake.visits.values()
+            if v.patient_id == patient_id
+        ]
+        return sorted(found, key=lambda v: (v.starts_at, v.visit_id))
 
 
 class MemorySelfReportScheduleRepository:

@@ -4,6 +4,11 @@ Thin adapters: read the input, hand it to :mod:`ketaclinic.domain.intake`,
 :mod:`ketaclinic.domain.eligibility` and :mod:`ketaclinic.domain.protocols`, and print the result
 (DESIGN.md §4.2). Bad input ends as one ``error:`` line on stderr and exit code 2 via
 :func:`~ketaclinic.cli.common.handles_errors`.
+
+``plan`` knows the built-in protocols without a database. For any other id it also reads the
+clinic's own protocols when a database is configured (``KETACLINIC_DATABASE_URL``, or the SQLite
+file in ``KETACLINIC_DATA_DIR`` once it exists); it only reads, and never creates or migrates a
+database.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,12 +24,23 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 
+from ketaclinic.adapters.db.engine import make_engine
+from ketaclinic.adapters.db.uow import SqlUnitOfWorkFactory
 from ketaclinic.cli.common import JSON_OPTION, emit, handles_errors
+from ketaclinic.config import load_settings
 from ketaclinic.domain.eligibility import evaluate
 from ketaclinic.domain.errors import InvalidInput
 from ketaclinic.domain.intake import parse_intake
-from ketaclinic.domain.protocols import WEEKDAY_NAMES, find_protocol, plan
+from ketaclinic.domain.protocols import (
+    BUILTIN_PROTOCOLS,
+    WEEKDAY_NAMES,
+    Protocol,
+    find_protocol,
+    plan,
+)
+from ketaclinic.services.intake_common import catalog
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # An intake record is a few kilobytes; refusing huge files keeps a typo (a log file, an image)
@@ -55,11 +72,36 @@ def plan_command(
     start: Annotated[str, typer.Option("--start", help="First possible day, YYYY-MM-DD.")],
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Print the dates of a protocol's infusion series."""
-    template = find_protocol(protocol)
-    dates = plan(template, _parse_date("--start", start))
+    """Print the dates of a protocol's infusion series (built-in protocols, and the clinic's own
+    when a database is configured)."""
+    start_date = _parse_date("--start", start)
+    template = find_protocol(protocol, _catalog_for(protocol))
+    dates = plan(template, start_date)
     result = {"protocol": template.id, "dates": [day.isoformat() for day in dates]}
     emit(result, as_json=as_json, human=lambda console: _show_plan(console, template.name, dates))
+
+
+def _catalog_for(protocol_id: str) -> Mapping[str, Protocol]:
+    """The built-in protocols, plus the clinic's own when the id is not built in and a database
+    is configured. A configured database that cannot be read is bad input (exit code 2)."""
+    if protocol_id in BUILTIN_PROTOCOLS:
+        return BUILTIN_PROTOCOLS
+    settings = load_settings()
+    if not settings.database_url and not (settings.data_dir / "ketaclinic.sqlite3").exists():
+        return BUILTIN_PROTOCOLS  # no database: the built-in protocols are all there is
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with SqlUnitOfWorkFactory(engine)() as uow:
+            return catalog(uow)
+    except SQLAlchemyError as error:
+        raise InvalidInput.for_field(
+            "database",
+            type(error).__name__,
+            "a reachable database, migrated with `ketaclinic db upgrade`, to read the clinic's "
+            "own protocols",
+        ) from None
+    finally:
+        engine.dispose()
 
 
 def _read_json(path: Path) -> Any:

@@ -3,12 +3,17 @@
 
 - ``dose --weight-kg W --mg-per-kg D --minutes M (--bag-ml V | --concentration-mg-per-ml C)``
   computes dose, concentration, volume and pump rate on the chosen weight basis and checks them
-  against a protocol's drug-library limits. A soft limit is reported (``limit: soft``, with every
-  limit hit and its source); a hard limit is refused: one line on stderr, exit code 2. A weight
-  that fails the plausibility checks is refused until confirmed with ``--weight-confirmed``.
+  against a protocol's drug-library limits: the clinic's library (the director's approved
+  values, as ``POST /api/v1/dose`` uses) when a database is configured and can be read, else the
+  shipped defaults; the result says which (``library``, ``library_note``). A soft limit is
+  reported (``limit: soft``, with every limit hit and its source); a hard limit is refused: one
+  line on stderr, exit code 2 (with ``--json`` the result with ``limit: hard`` is still printed
+  on stdout). A weight that fails the plausibility checks is refused until confirmed with
+  ``--weight-confirmed``.
 - ``simulate --model NAME --weight-kg W --mg-per-kg D --minutes M`` predicts the plasma
   concentration of one infusion, or with ``--population N`` percentile bands of N virtual
-  patients; ``--plot FILE.svg|png`` draws it.
+  patients (``--cv NAME=FRACTION`` sets a parameter's variability); ``--plot FILE.svg|png``
+  draws it; ``--threshold-ng-per-ml`` sets the concentration "time above" is measured at.
 
 Bad input is one line on stderr naming field, value and expectation, exit code 2.
 """
@@ -16,6 +21,8 @@ Bad input is one line on stderr naming field, value and expectation, exit code 2
 from __future__ import annotations
 
 import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +32,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ketaclinic.cli.common import JSON_OPTION, emit, handles_errors
+from ketaclinic.config import load_settings
 from ketaclinic.domain.dosing import (
     DEFAULT_PUMP_RESOLUTION_ML_PER_H,
     BagPreparation,
@@ -34,7 +42,13 @@ from ketaclinic.domain.dosing import (
     check_mg_per_kg,
     compute_dose,
 )
-from ketaclinic.domain.drug_library import LimitLevel, evaluate, limits_for
+from ketaclinic.domain.drug_library import (
+    DEFAULT_LIBRARY,
+    LimitLevel,
+    ProtocolLimits,
+    evaluate,
+    limits_for,
+)
 from ketaclinic.domain.errors import InvalidInput
 from ketaclinic.domain.weight import check_plausibility, dosing_weight
 from ketaclinic.pk.models import get_model
@@ -42,6 +56,7 @@ from ketaclinic.pk.population import PopulationResult, simulate_population
 from ketaclinic.pk.schedule import Schedule, time_grid
 from ketaclinic.pk.simulate import DISCLAIMER, SimulationResult, simulate
 from ketaclinic.services.dosing_json import (
+    check_threshold,
     dose_body,
     population_body,
     simulation_header,
@@ -51,9 +66,19 @@ from ketaclinic.services.dosing_json import (
 if TYPE_CHECKING:
     from ketaclinic.adapters.plots.concentration import PlotFormat
 
+# design: how long ``dose`` waits for a PostgreSQL server before it falls back to the shipped
+# library (a calculator should answer, and say which limits it used).
+DB_CONNECT_TIMEOUT_S = 5
+
 DEFAULT_AFTER_INFUSION_MIN = 240.0  # 4 h of observation after the infusion, as in §5 benchmarks
 DEFAULT_STEP_S = 10.0
 PLOT_OPTION = typer.Option(None, "--plot", help="Write a figure: FILE.svg or FILE.png.")
+CV_OPTION = typer.Option(
+    None,
+    "--cv",
+    help="With --population: NAME=FRACTION, a parameter's coefficient of variation in place "
+    "of the default (e.g. --cv cl_l_per_min=0.5); repeat for several.",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -100,14 +125,19 @@ def dose_command(
         raise InvalidInput.for_field(
             "weight_kg", weight_kg, f"a confirmed weight ({reasons}); pass --weight-confirmed"
         )
-    limits = limits_for(protocol)
+    library = drug_library()
+    limits = limits_for(protocol, library.limits)
     calculation = compute_dose(
         weight, mg_per_kg, minutes, preparation, pump_resolution_ml_per_h=pump_resolution_ml_per_h
     )
     evaluation = evaluate(limits, calculation)
-    if evaluation.level is LimitLevel.HARD:
-        evaluation.require_permitted()  # raises LimitExceeded: no override exists
     body = dose_body(calculation, evaluation, [f.message for f in findings])
+    body.update(library.body())
+    if evaluation.level is LimitLevel.HARD:
+        if as_json:  # the result with limit "hard" on stdout; the refusal on stderr, exit 2
+            emit(body, as_json=True, human=lambda _console: None)
+            sys.stdout.flush()
+        evaluation.require_permitted()  # raises LimitExceeded: no override exists
 
     def human(console: Console) -> None:
         table = Table(title=f"Dose ({escape(limits.title)})", show_header=False)
@@ -122,6 +152,8 @@ def dose_command(
         table.add_row("Residual dose error", f"{calculation.dose_error_mg:+.3f} mg")
         table.add_row("Rate", f"{calculation.rate_mg_per_kg_per_h:.3g} mg/kg/h")
         table.add_row("Limit", evaluation.level.value)
+        where = f" ({library.database})" if library.database else ""
+        table.add_row("Library", escape(f"{library.source}{where}: {library.note}"))
         console.print(table)
         for hit in evaluation.hits:
             console.print(f"[yellow]soft limit:[/yellow] {escape(hit.message)}")
@@ -148,6 +180,13 @@ def simulate_command(
     age_years: float | None = typer.Option(
         None, "--age-years", help="Age, to check the model's validity range."
     ),
+    cv: list[str] | None = CV_OPTION,
+    threshold_ng_per_ml: float | None = typer.Option(
+        None,
+        "--threshold-ng-per-ml",
+        help="Concentration that time above (and the share of peaks above) is reported at; "
+        "default 100.",
+    ),
     plot: Path | None = PLOT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -155,6 +194,10 @@ def simulate_command(
     plot_format = _check_plot_path(plot) if plot is not None else None
     check_mg_per_kg(mg_per_kg)
     check_duration_min(minutes)
+    threshold = check_threshold(threshold_ng_per_ml)
+    cvs = _parse_cv(cv or [])
+    if cvs and population is None:
+        raise InvalidInput.for_field("cv", ",".join(cv or []), "--population as well")
     parameterised = chosen.parameters(weight_kg, age_years)
     horizon = minutes + DEFAULT_AFTER_INFUSION_MIN if horizon_min is None else horizon_min
     times = time_grid(horizon, step_s)
@@ -167,10 +210,12 @@ def simulate_command(
     bands: PopulationResult | None = None
     if population is None:
         result = simulate(parameterised.params, schedule, times)
-        body.update(single_body(result, chosen))
+        body.update(single_body(result, chosen, threshold))
     else:
-        bands = simulate_population(parameterised.params, schedule, times, population, seed)
-        body.update(population_body(bands))
+        bands = simulate_population(
+            parameterised.params, schedule, times, population, seed, cv=cvs or None
+        )
+        body.update(population_body(bands, threshold, cvs))
     if plot is not None and plot_format is not None:
         from ketaclinic.adapters.plots.concentration import render_concentration_plot
 
@@ -207,6 +252,67 @@ def simulate_command(
 # --- helpers -----------------------------------------------------------------------------------
 
 
+CLINIC = "clinic"
+SHIPPED = "shipped"
+
+
+@dataclass(frozen=True, slots=True)
+class Library:
+    """The drug library ``dose`` checks against, where it came from and why."""
+
+    limits: dict[str, ProtocolLimits]
+    source: str  # "clinic" or "shipped"
+    note: str
+    database: str = ""  # where the clinic's library was read (password hidden)
+
+    def body(self) -> dict[str, str]:
+        return {"library": self.source, "library_note": self.note}
+
+
+def drug_library() -> Library:
+    """The clinic's effective library when a database is configured (``KETACLINIC_DATABASE_URL``,
+    or the SQLite file in ``KETACLINIC_DATA_DIR``) and can be read; otherwise the shipped
+    defaults, with the reason. Reading the library needs no sign-in: it holds no health data
+    (``services/dosing_library.clinic_library``)."""
+    import sqlalchemy as sa
+
+    from ketaclinic.adapters.db.engine import is_sqlite, make_engine, normalise_url
+    from ketaclinic.adapters.db.uow import SqlUnitOfWorkFactory
+    from ketaclinic.services.dosing_library import CLINIC_LIBRARY_NOTE, clinic_library
+
+    shipped = dict(DEFAULT_LIBRARY)
+    try:
+        settings = load_settings()
+    except ValueError as error:  # a malformed setting (pydantic): the calculator still answers
+        reason = " ".join(str(error).split())[:200]
+        return Library(shipped, SHIPPED, f"shipped defaults: the settings are invalid ({reason})")
+    configured = normalise_url(settings.effective_database_url)
+    where = sa.engine.make_url(configured).render_as_string(hide_password=True)
+    url = configured
+    if is_sqlite(configured):
+        path = Path(sa.engine.make_url(configured).database or "")
+        if not path.is_file():  # connecting would create an empty database file
+            unset = "" if settings.database_url else "KETACLINIC_DATABASE_URL is unset and "
+            return Library(
+                shipped, SHIPPED, f"shipped defaults: no database configured ({unset}no {path})"
+            )
+    elif "connect_timeout" not in configured:
+        url += ("&" if "?" in url else "?") + f"connect_timeout={DB_CONNECT_TIMEOUT_S}"
+    engine = make_engine(url)
+    try:
+        with SqlUnitOfWorkFactory(engine)(readonly=True) as uow:
+            limits = clinic_library(uow)
+    except sa.exc.SQLAlchemyError as error:
+        cause = getattr(error, "orig", None) or error
+        reason = " ".join(str(cause).split())[:200]
+        return Library(
+            shipped, SHIPPED, f"shipped defaults: the database {where} could not be read ({reason})"
+        )
+    finally:
+        engine.dispose()
+    return Library(limits, CLINIC, CLINIC_LIBRARY_NOTE, where)
+
+
 def _preparation(bag_ml: float | None, concentration_mg_per_ml: float | None) -> Preparation:
     if (bag_ml is None) == (concentration_mg_per_ml is None):
         given = "both" if bag_ml is not None else "neither"
@@ -217,6 +323,20 @@ def _preparation(bag_ml: float | None, concentration_mg_per_ml: float | None) ->
         return BagPreparation(bag_ml)
     assert concentration_mg_per_ml is not None  # the check above leaves exactly one
     return StockPreparation(concentration_mg_per_ml)
+
+
+def _parse_cv(items: list[str]) -> dict[str, float]:
+    """``NAME=FRACTION`` pairs (``--cv``); names and ranges are checked by the population core."""
+    chosen: dict[str, float] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput.for_field("cv", item, "NAME=FRACTION, e.g. cl_l_per_min=0.5")
+        try:
+            chosen[name.strip()] = float(text)
+        except ValueError:
+            raise InvalidInput.for_field(f"cv.{name.strip()}", text, "a number") from None
+    return chosen
 
 
 def _check_plot_path(path: Path) -> PlotFormat:

@@ -1,4 +1,5 @@
-"""Clinic values for the chair's clinical alert rules and for the outcome definitions.
+"""Clinic values for the chair's clinical alert rules, the outcome definitions and the
+eligibility thresholds of intake.
 
 Every adjustable number is a shipped :class:`~ketaclinic.domain.provenance.Threshold` (its
 REFERENCE.md source travels with it). The medical director may approve a clinic value in its
@@ -21,7 +22,10 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from ketaclinic.domain.alerts import DEFAULT_RULES, AlertRules, ClinicalRule
+from ketaclinic.domain.eligibility import DEFAULT_SETTINGS as ELIGIBILITY_DEFAULTS
+from ketaclinic.domain.eligibility import EligibilitySettings
 from ketaclinic.domain.errors import InvalidInput
+from ketaclinic.domain.instruments import get_instrument
 from ketaclinic.domain.outcomes import PCL5_DEFAULTS, OutcomeDefinitions
 from ketaclinic.domain.provenance import Threshold, design
 
@@ -29,6 +33,7 @@ from ketaclinic.domain.provenance import Threshold, design
 class SettingKind(StrEnum):
     ALERT = "alert"
     OUTCOME = "outcome"
+    ELIGIBILITY = "eligibility"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +120,19 @@ ALERT_SETTINGS: tuple[Adjustable, ...] = (
     Adjustable(_limit("bp_rise_diastolic"), "Rise over baseline: diastolic", 5, 80),
 )
 
+
+def _pcl5_cut_point() -> Threshold:
+    cut_point = get_instrument("pcl5").scoring.cut_point
+    if cut_point is None:  # only reached if the shipped definition lost its cut-point
+        raise KeyError("pcl5.cut_point")
+    return cut_point.threshold
+
+
+# The scoring engine's PCL-5 cut-point ("probable PTSD" flag; 33 [cited: VA PCL-5 guide,
+# REFERENCE.md §8.1], the source allows 31–33 and lower to screen). Its default and source come
+# from the instrument definition; both PCL-5 forms share the key ``pcl5.cut_point``.
+PCL5_SCORING_CUT_POINT = _pcl5_cut_point()
+
 # design: PCL-5 totals run 0–80 (REFERENCE.md §8.1); a response fraction must lie in 1–100 %.
 OUTCOME_SETTINGS: tuple[Adjustable, ...] = (
     Adjustable(
@@ -128,11 +146,45 @@ OUTCOME_SETTINGS: tuple[Adjustable, ...] = (
         0,
         80,
     ),
+    Adjustable(
+        PCL5_SCORING_CUT_POINT,
+        "PCL-5 probable PTSD cut-point (total at or above; both forms)",
+        0,
+        80,
+    ),
+)
+
+# The eligibility engine's thresholds (domain/eligibility.py, docs/eligibility.md). design:
+# plausible ranges; the engine's own checks (hold below absolute, minimum age below maximum) are
+# applied to the whole set before a value is stored (:func:`apply_eligibility_values`). The PHQ-9
+# item-9 level has a safe side: above 1 a positive suicide-risk answer would pass without the
+# same-day review (REFERENCE.md §8.2).
+_E = ELIGIBILITY_DEFAULTS
+ELIGIBILITY_SETTINGS: tuple[Adjustable, ...] = (
+    Adjustable(_E.bp_hold_systolic, "Hold at baseline (needs review): systolic", 100, 220),
+    Adjustable(_E.bp_hold_diastolic, "Hold at baseline (needs review): diastolic", 60, 130),
+    Adjustable(_E.bp_absolute_systolic, "Excluded at baseline: systolic", 120, 240),
+    Adjustable(_E.bp_absolute_diastolic, "Excluded at baseline: diastolic", 70, 150),
+    Adjustable(_E.heart_rate_max, "Baseline heart rate limit (needs review)", 60, 180),
+    Adjustable(_E.spo2_min, "Baseline SpO2 limit (needs review below)", 80, 99),
+    Adjustable(_E.min_symptom_months, "Symptom duration after the event (whole months)", 0, 12),
+    Adjustable(
+        _E.phq9_item9_review_at,
+        "PHQ-9 item 9 answer that needs a same-day review",
+        0,
+        3,
+        safe_max=1,
+        safety_note="a higher level would let a positive suicide-risk answer pass unreviewed",
+    ),
+    Adjustable(_E.pcl5_cut_point, "PCL-5 total below which the indication is reviewed", 0, 80),
+    Adjustable(_E.age_min, "Youngest age studied (needs review below)", 14, 40),
+    Adjustable(_E.age_max, "Oldest age studied (needs review above)", 40, 110),
 )
 
 CATALOGUE: Mapping[SettingKind, tuple[Adjustable, ...]] = {
     SettingKind.ALERT: ALERT_SETTINGS,
     SettingKind.OUTCOME: OUTCOME_SETTINGS,
+    SettingKind.ELIGIBILITY: ELIGIBILITY_SETTINGS,
 }
 
 
@@ -150,7 +202,9 @@ def parse_kind(value: str) -> SettingKind:
     try:
         return SettingKind(value)
     except ValueError:
-        raise InvalidInput.for_field("kind", value, "alert or outcome") from None
+        raise InvalidInput.for_field(
+            "kind", value, f"one of {', '.join(kind.value for kind in SettingKind)}"
+        ) from None
 
 
 def adjustable(kind: SettingKind, key: str) -> Adjustable:
@@ -235,3 +289,29 @@ def apply_outcome_values(
             base.clinically_significant, threshold=one(base.clinically_significant.threshold)
         ),
     )
+
+
+def apply_eligibility_values(
+    approved: Mapping[str, ApprovedValue], base: EligibilitySettings = ELIGIBILITY_DEFAULTS
+) -> EligibilitySettings:
+    """``base`` with every clinic value of :data:`ELIGIBILITY_SETTINGS` in place of its default.
+
+    Raises :class:`InvalidInput` (from :class:`EligibilitySettings`) when the values contradict
+    each other: a hold limit above the exclusion limit, a minimum age above the maximum, a
+    symptom duration that is not a whole number of months.
+    """
+    if not any(v.value is not None for v in approved.values()):
+        return base
+    return replace(
+        base,
+        **{
+            item.key: clinic_threshold(getattr(base, item.key), approved.get(item.key))
+            for item in ELIGIBILITY_SETTINGS
+        },
+    )
+
+
+def apply_cut_point_value(approved: Mapping[str, ApprovedValue]) -> Threshold:
+    """The PCL-5 scoring cut-point: the clinic's value of ``pcl5.cut_point`` (kind
+    ``outcome``) with its approval as provenance, else the shipped default."""
+    return clinic_threshold(PCL5_SCORING_CUT_POINT, approved.get(PCL5_SCORING_CUT_POINT.key))

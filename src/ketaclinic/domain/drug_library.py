@@ -52,6 +52,11 @@ class Quantity(StrEnum):
     CONCENTRATION_MG_PER_ML = "concentration_mg_per_ml"
 
 
+# Relative difference that is floating-point noise, not a dose: far below any pump's or
+# syringe's resolution (1e-9 of 0.75 mg/kg/h is under a nanogram per kilogram per hour).
+ROUNDING = 1e-9
+
+
 @dataclass(frozen=True, slots=True)
 class Limit:
     """Soft and hard bounds on one quantity.
@@ -84,11 +89,16 @@ class Limit:
             )
 
     def level_of(self, value: float) -> tuple[LimitLevel, Threshold | None]:
-        """The level ``value`` reaches and the bound it reaches (the hard one first)."""
+        """The level ``value`` reaches and the bound it reaches (the hard one first).
+
+        A value at a bound is within it, and so is one that differs from it by floating-point
+        rounding alone (relative :data:`ROUNDING`): the chair derives mg/kg/h from the pump's
+        programme, and 0.5 mg/kg over 40 min may come out as 0.7500000000000001 there."""
         for level, bound in ((LimitLevel.HARD, self.hard), (LimitLevel.SOFT, self.soft)):
             if bound is None:
                 continue
-            beyond = value > bound.value if self.upper else value < bound.value
+            slack = ROUNDING * abs(bound.value)
+            beyond = value > bound.value + slack if self.upper else value < bound.value - slack
             if beyond:
                 return level, bound
         return LimitLevel.OK, None

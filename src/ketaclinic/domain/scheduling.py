@@ -14,19 +14,26 @@ Rules (design):
 - a series is booked on exactly the dates :func:`~ketaclinic.domain.protocols.plan` gives, so
   its spacing is the protocol's; a date without a free slot is reported with the reason, never
   silently shifted. Moving one visit (:func:`reschedule_visit`) is checked against the protocol's
-  spacing, the hours and the other bookings.
+  spacing, the hours and the other bookings;
+- :func:`earliest_series` searches, on request, for the earliest series that fits: each visit on
+  or after its planned date, at least ``gap_days`` after the one before, all within the
+  protocol's window, trying later first days (on the protocol's weekdays) up to
+  ``SEARCH_DAYS`` after the requested start.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from ketaclinic.domain.errors import Conflict, InvalidInput
 from ketaclinic.domain.protocols import Protocol, plan, spacing_problem
 
 SLOT_MIN_RANGE = (5, 120)  # design: coarser than 2 h or finer than 5 min helps nobody
+# design: how many days after the requested start :func:`earliest_series` tries first days
+SEARCH_DAYS = 56
+SEARCH_DAYS_RANGE = (0, 366)
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -315,6 +322,107 @@ def book_series(
     return SeriesBooking(protocol.id, tuple(planned), tuple(visits), tuple(problems))
 
 
+@dataclass(frozen=True, slots=True)
+class SeriesSearch:
+    """The outcome of :func:`earliest_series`: the earliest feasible visits (empty when none
+    starts within the searched days) and the last first day that was tried."""
+
+    protocol_id: str
+    requested: dt.date
+    searched_until: dt.date
+    visits: tuple[Booking, ...]
+
+    @property
+    def found(self) -> bool:
+        return bool(self.visits)
+
+    @property
+    def first_day(self) -> dt.date | None:
+        return self.visits[0].day if self.visits else None
+
+    def describe(self) -> str:
+        """``2026-12-02 08:00 MIA-1, 2026-12-04 08:00 MIA-2, …`` or why nothing was found."""
+        if not self.visits:
+            return (
+                f"no series of {self.protocol_id} fits with a first day from "
+                f"{self.requested.isoformat()} to {self.searched_until.isoformat()}"
+            )
+        return ", ".join(
+            f"{v.day.isoformat()} {_hm(v.start.time())} {v.chair_id}" for v in self.visits
+        )
+
+
+def earliest_series(
+    schedule: SiteSchedule,
+    bookings: Iterable[Booking],
+    protocol: Protocol,
+    start_date: dt.date,
+    *,
+    blocked_dates: Iterable[dt.date] = (),
+    search_days: int = SEARCH_DAYS,
+    ref: str = "",
+) -> SeriesSearch:
+    """The earliest feasible series from ``start_date`` on.
+
+    First days are tried in date order from ``start_date`` to ``start_date + search_days``
+    (with a weekday rhythm only the protocol's weekdays). For a first day ``d``, visit ``i``
+    goes on the earliest day with a free slot that is on or after its planned date
+    (``plan(protocol, d)[i]``), at least ``protocol.gap_days`` after the visit before, and
+    fewer than ``protocol.window_days`` days after ``d``; on that day it takes the earliest
+    slot (:func:`earliest_slot`). ``blocked_dates`` are days the patient cannot come (their
+    other visits). The first first day for which every visit fits wins: no feasible series
+    starts earlier, and within it each visit is as early as the ones before it allow.
+    """
+    low, high = SEARCH_DAYS_RANGE
+    if isinstance(search_days, bool) or not (low <= search_days <= high):
+        raise InvalidInput.for_field("search_days", search_days, f"{low}–{high} days")
+    blocked = frozenset(blocked_dates)
+    by_day: dict[dt.date, list[Booking]] = {}
+    for booking in bookings:
+        by_day.setdefault(booking.day, []).append(booking)
+    found: dict[dt.date, Booking | None] = {}
+
+    def slot(day: dt.date) -> Booking | None:
+        if day not in found:
+            found[day] = (
+                None
+                if day in blocked
+                else earliest_slot(schedule, by_day.get(day, ()), day, protocol.chair_min, ref=ref)
+            )
+        return found[day]
+
+    last = start_date + dt.timedelta(days=search_days)
+    first = start_date
+    while first <= last:
+        if not protocol.weekdays or first.weekday() in protocol.weekdays:
+            visits = _fit_series(protocol, first, slot)
+            if visits:
+                return SeriesSearch(protocol.id, start_date, last, visits)
+        first += dt.timedelta(days=1)
+    return SeriesSearch(protocol.id, start_date, last, ())
+
+
+def _fit_series(
+    protocol: Protocol, first: dt.date, slot: Callable[[dt.date], Booking | None]
+) -> tuple[Booking, ...]:
+    """The greedy series from ``first`` (see :func:`earliest_series`), or ``()``."""
+    deadline = first + dt.timedelta(days=protocol.window_days - 1)
+    gap = dt.timedelta(days=protocol.gap_days)
+    visits: list[Booking] = []
+    for target in plan(protocol, first):
+        if not visits:
+            chosen = slot(target)  # the first visit is on its first day or not at all
+        else:
+            day, chosen = max(target, visits[-1].day + gap), None
+            while chosen is None and day <= deadline:
+                chosen = slot(day)
+                day += dt.timedelta(days=1)
+        if chosen is None:
+            return ()
+        visits.append(chosen)
+    return tuple(visits)
+
+
 def reschedule_visit(
     schedule: SiteSchedule,
     bookings: Iterable[Booking],
@@ -370,7 +478,9 @@ def reschedule_visit(
     start = dt.datetime.combine(new_day, at)
     chairs = schedule.chairs if chair_id is None else (chair_id,)
     candidates = [Booking(chair, start, start + duration, old.ref) for chair in chairs]
-    _check_hours(schedule, candidates[0])
+    outside = outside_hours_reason(schedule, candidates[0].start, candidates[0].end)
+    if outside is not None:  # the request names the time "at"
+        raise InvalidInput.for_field("at", _hm(at), f"a start time within hours: {outside}")
     for candidate in candidates:
         if find_conflict(others, candidate) is None:
             return _replaced(series, index, candidate)

@@ -396,6 +396,8 @@ HERD = PkModel(
 HORNIK = PkModel(
     name="hornik",
     title="Hornik 2018 (2-compartment, children)",
+    # As REFERENCE.md §12 gives it: volume, pages and PMID are not in the reference yet and
+    # are not guessed here.
     citation=(
         "Hornik CP, et al. Population pharmacokinetics of intramuscular and intravenous "
         "ketamine in children. J Clin Pharmacol 2018"

@@ -7,11 +7,24 @@ Start charts the pump's programme (dose, concentration, volume, rate, lot, pump)
 and stop chart themselves; *complete* charts a stop with the reason "infusion complete". Rate
 changes and boluses (only where the session allows them) are charted while running.
 
-Drug library: a dose, rate or bolus reaching a **hard** limit is refused (LimitExceeded, nothing
-stored). A **soft** limit needs an override: a reason and a second staff member who confirms
-with their own password; one of the two must be a prescriber (REFERENCE.md §3.1: a prescriber
-override with reason). Corrections are not checked against the library: they document what
-happened, and refusing them would make the record wrong.
+The prescriber's order: the dose verified on the checklist is the pump programme of the
+patient's newest **verified dose order** (``services/dosing.py``) made within the last 24 hours
+under the session's protocol. Without one the check is refused (IllegalTransition: a prescriber
+orders first); a programme that differs from the order's (dose, concentration, volume, pump
+rate, each within the MAR's 2 %) is refused naming the value (InvalidInput: to give another dose
+the prescriber orders again); so is an order computed on a weight more than 10 % away from
+today's (order again on today's weight). The order's id, weight basis and dosing weight are
+stored with the planned dose (``uow.dosing.link_session_order``). A start with a different
+programme is held to the same order.
+
+Drug library: the clinic's effective library (``services/dosing_library.clinic_library``: the
+director's approved values in place of the shipped defaults). A dose, rate or bolus reaching a
+**hard** limit is refused (LimitExceeded, nothing stored). A **soft** limit needs an override: a
+reason and a second staff member who confirms with their own password; one of the two must be a
+prescriber (REFERENCE.md §3.1: a prescriber override with reason). A soft limit the order
+already passed with a confirmed override (the same quantity) is covered by that override: its
+reason and second person are stored again. Corrections are not checked against the library:
+they document what happened, and refusing them would make the record wrong.
 """
 
 from __future__ import annotations
@@ -35,7 +48,14 @@ from ketaclinic.domain.administration import (
     Stop,
 )
 from ketaclinic.domain.audit import AuditAction
-from ketaclinic.domain.drug_library import Override, Quantity, evaluate_values, limits_for
+from ketaclinic.domain.drug_library import (
+    LimitHit,
+    LimitLevel,
+    Override,
+    Quantity,
+    evaluate_values,
+    limits_for,
+)
 from ketaclinic.domain.errors import IllegalTransition, InvalidInput
 from ketaclinic.domain.people import Role, StaffUser
 from ketaclinic.domain.session_lifecycle import (
@@ -46,7 +66,12 @@ from ketaclinic.domain.session_lifecycle import (
     SessionState,
     Transition,
 )
-from ketaclinic.services import chair_record_checks
+from ketaclinic.domain.weight import (
+    DEFAULT_WEIGHT_POLICY,
+    WeightBasis,
+    adjusted_body_weight_kg,
+)
+from ketaclinic.services import chair_record_checks, dosing
 from ketaclinic.services.audit import Actor as AuditActor
 from ketaclinic.services.auth import Passwords
 from ketaclinic.services.chair_access import (
@@ -60,6 +85,8 @@ from ketaclinic.services.chair_access import (
 )
 from ketaclinic.services.chair_ports import DoseCheck, LimitLevelSeen, PlannedDose, SessionRow
 from ketaclinic.services.chair_sessions import open_checks, store_check
+from ketaclinic.services.dosing_library import clinic_library
+from ketaclinic.services.dosing_ports import DoseOrder, SessionOrder
 from ketaclinic.services.ports import Clock, UnitOfWork
 
 RESOURCE_MAR = "administration"
@@ -153,14 +180,22 @@ def library_check(
     values: Mapping[Quantity, float],
     override: OverrideRequest | None,
     now: dt.datetime,
+    order: DoseOrder | None = None,
 ) -> DoseCheck:
-    """Check ``values`` against the session's protocol limits.
+    """Check ``values`` against the session's protocol limits in the clinic's library.
 
-    Hard limit: LimitExceeded. Soft limit without ``override``: OverrideRequired listing each
-    limit reached. With one: the second person is verified (a nurse or prescriber of the
-    session's site, not the caller, with their password; one of the two a prescriber) and the
-    override is returned for storage; InvalidInput when any of that fails."""
-    evaluation = evaluate_values(limits_for(loaded.row.protocol_id), values)
+    Hard limit: LimitExceeded. Soft limits the verified ``order`` passed with a confirmed
+    override (the same quantities) are covered by it: the order's reason and second person are
+    returned. Other soft limits without ``override``: OverrideRequired listing each limit
+    reached. With one: the second person is verified (a nurse or prescriber of the session's
+    site, not the caller, with their password; one of the two a prescriber) and the override is
+    returned for storage; InvalidInput when any of that fails."""
+    library = clinic_library(uow)
+    evaluation = evaluate_values(limits_for(loaded.row.protocol_id, library), values)
+    if order is not None and not evaluation.hard_hits and _covered(order, evaluation.soft_hits):
+        return DoseCheck(
+            LimitLevelSeen.SOFT, order.override_reason[:500], order.override_confirmed_by
+        )
     if evaluation.hard_hits or not evaluation.soft_hits or override is None:
         evaluation.require_permitted()  # raises for hard, and for soft without an override
         return DoseCheck(LimitLevelSeen.OK)
@@ -175,6 +210,110 @@ def library_check(
         Override(override.reason, loaded.principal.username, second.username, now)
     )
     return DoseCheck(LimitLevelSeen.SOFT, override.reason.strip(), second.id)
+
+
+def _covered(order: DoseOrder, soft_hits: tuple[LimitHit, ...]) -> bool:
+    """Whether every soft limit reached is one the order passed with a confirmed override."""
+    if not soft_hits or order.override_confirmed_by is None:
+        return False
+    passed = {hit.quantity for hit in order.limit_hits if hit.level is LimitLevel.SOFT}
+    return all(hit.quantity in passed for hit in soft_hits)
+
+
+# --- the prescriber's order ------------------------------------------------------------------
+
+# The programme's fields and their units, as the order gives them (the pump rate is the order's
+# pump rate, rounded to the pump's step).
+ORDER_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("dose_mg", "dose_mg", "mg"),
+    ("concentration_mg_per_ml", "concentration_mg_per_ml", "mg/mL"),
+    ("volume_ml", "volume_ml", "mL"),
+    ("rate_ml_per_h", "pump_rate_ml_per_h", "mL/h"),
+)
+
+
+def order_values(order: DoseOrder) -> DoseValues:
+    """The pump programme of ``order``: its dose, concentration, volume and pump rate."""
+    return DoseValues(
+        order.dose_mg, order.concentration_mg_per_ml, order.volume_ml, order.pump_rate_ml_per_h
+    )
+
+
+def order_for_session(
+    uow: UnitOfWork, clock: Clock, actor: AuditActor, row: SessionRow
+) -> DoseOrder | None:
+    """The newest verified order of the session's patient under the session's protocol made
+    within the last 24 hours (read audited, not committed), or None."""
+    return dosing.verified_order_for_session(
+        uow, clock, actor, patient_id=row.patient_id, protocol_id=row.protocol_id
+    )
+
+
+def linked_order(uow: UnitOfWork, row: SessionRow) -> tuple[SessionOrder, DoseOrder] | None:
+    """The order the session's planned dose was verified against, with its link, if any."""
+    link = uow.dosing.session_order(row.id)
+    if link is None:
+        return None
+    order = uow.dosing.get_order(link.order_id)
+    return (link, order) if order is not None else None
+
+
+def _require_order(uow: UnitOfWork, clock: Clock, actor: AuditActor, row: SessionRow) -> DoseOrder:
+    order = order_for_session(uow, clock, actor, row)
+    if order is None:
+        hours = dosing.ORDER_VALID_FOR.total_seconds() / 3600
+        raise IllegalTransition(
+            "cannot verify the dose: the patient has no verified dose order under protocol "
+            f"{row.protocol_id} from the last {hours:g} hours; a prescriber orders the dose "
+            f"(patient page → Dose, /patients/{row.patient_id}/dose) and the chair takes it"
+        )
+    return order
+
+
+def require_same_as_order(order: DoseOrder, values: DoseValues) -> None:
+    """Refuse a programme that differs from the order's by more than the MAR's 2 % in any of
+    dose, concentration, volume or pump rate (InvalidInput naming the first such field)."""
+    for field, attribute, unit in ORDER_FIELDS:
+        given = float(getattr(values, field))
+        ordered = float(getattr(order, attribute))
+        if abs(given - ordered) > DOSE_CONSISTENCY_RELATIVE * ordered:
+            raise InvalidInput.for_field(
+                field,
+                given,
+                f"{ordered:g} {unit} as in verified dose order #{order.id} (within "
+                f"{DOSE_CONSISTENCY_RELATIVE:.0%}); to give another dose the prescriber "
+                "orders again",
+            )
+
+
+def basis_weight(order: DoseOrder, weight_kg: float | None) -> float | None:
+    """Today's weight on the order's basis, for the library's per-kg limits: the actual weight
+    today, the order's ideal weight (it depends on height and sex only), or the adjusted weight
+    from today's actual weight and the order's ideal weight."""
+    if weight_kg is None or order.weight_basis is WeightBasis.ACTUAL:
+        return weight_kg
+    if order.ideal_weight_kg is None:
+        return order.dosing_weight_kg
+    if order.weight_basis is WeightBasis.IDEAL:
+        return order.ideal_weight_kg
+    return adjusted_body_weight_kg(weight_kg, order.ideal_weight_kg)
+
+
+def _require_order_weight(order: DoseOrder, weight_kg: float | None) -> None:
+    """Refuse an order computed on a weight too far from today's (the plausibility change
+    limit, 10 % by default [design, domain/weight.py])."""
+    if weight_kg is None:
+        return
+    limit = DEFAULT_WEIGHT_POLICY.max_change_percent.value
+    change = 100.0 * (weight_kg - order.actual_weight_kg) / order.actual_weight_kg
+    if abs(change) > limit:
+        raise InvalidInput.for_field(
+            "weight_kg",
+            weight_kg,
+            f"within {limit:g} % of the {order.actual_weight_kg:g} kg dose order "
+            f"#{order.id} was computed on (today's weight differs by {change:+.1f} %): the "
+            "prescriber orders again on today's weight",
+        )
 
 
 def _second_person(
@@ -208,30 +347,47 @@ def verify_dose(
     actor: AuditActor,
     passwords: Passwords,
     session_id: int,
-    values: DoseValues,
+    values: DoseValues | None = None,
     override: OverrideRequest | None = None,
 ) -> CheckResult:
-    """The checklist's dose check: the planned pump programme against the drug library. Stores
-    the programme as the session's planned dose and passes ``dose_verified``; refusals store
-    nothing (see :func:`library_check`)."""
+    """The checklist's dose check: the pump programme against the patient's newest verified
+    dose order and the clinic's drug library. ``values`` is the programme as the nurse reads
+    it off the pump (None: the order's own). Stores the programme as the session's planned
+    dose, linked to the order with its weight basis, and passes ``dose_verified``; refusals
+    store nothing (no order: IllegalTransition; a programme other than the order's, or an order
+    on a weight far from today's: InvalidInput; limits: see :func:`library_check`)."""
     loaded = open_checks(uow, clock, actor, session_id)
     now = clock.now()
-    check = library_check(
-        uow, passwords, loaded, values.quantities(weight_of(uow, loaded.row)), override, now
-    )
+    order = _require_order(uow, clock, actor, loaded.row)
+    chosen = values or order_values(order)
+    require_same_as_order(order, chosen)
+    weight = weight_of(uow, loaded.row)
+    _require_order_weight(order, weight)
+    check = library_check(uow, passwords, loaded, chosen.quantities(weight), override, now, order)
     planned = PlannedDose(
-        values.dose_mg,
-        values.concentration_mg_per_ml,
-        values.volume_ml,
-        values.rate_ml_per_h,
+        chosen.dose_mg,
+        chosen.concentration_mg_per_ml,
+        chosen.volume_ml,
+        chosen.rate_ml_per_h,
         check,
     )
     row = replace(loaded.row, planned=planned)
     uow.chair.save_session(row)
+    uow.dosing.link_session_order(
+        SessionOrder(
+            row.id,
+            order.id,
+            order.weight_basis,
+            order.dosing_weight_kg,
+            loaded.principal.user_id,
+            now,
+        )
+    )
     note = (
-        f"{values.dose_mg:g} mg in {values.volume_ml:g} mL ({values.concentration_mg_per_ml:g} "
-        f"mg/mL) at {values.rate_ml_per_h:g} mL/h, {values.duration_min:.0f} min; "
-        f"{loaded.row.protocol_id} limits {check.level.value}"
+        f"{chosen.dose_mg:g} mg in {chosen.volume_ml:g} mL ({chosen.concentration_mg_per_ml:g} "
+        f"mg/mL) at {chosen.rate_ml_per_h:g} mL/h, {chosen.duration_min:.0f} min; order "
+        f"#{order.id} ({order.mg_per_kg:g} mg/kg, {order.weight_basis.value} weight "
+        f"{order.dosing_weight_kg:.1f} kg); {loaded.row.protocol_id} limits {check.level.value}"
     )
     if check.level is LimitLevelSeen.SOFT:
         note += f"; soft limit overridden: {check.override_reason}"
@@ -288,7 +444,7 @@ def start_infusion(
     not). Consent, eligibility and the safety review are read from the patient's record at
     this moment (services/chair_record_checks.py) and what was found is stored with the
     checklist. The pump programme is the verified one unless ``values`` differ, in which case
-    they are checked against the library again."""
+    they are held to the linked order and checked against the library again."""
     loaded = _load(uow, clock, actor, session_id)
     planned = loaded.row.planned
     if planned is None:
@@ -301,8 +457,16 @@ def start_infusion(
     )
     check = planned.check
     if not chosen.same_as(planned):
-        quantities = chosen.quantities(weight_of(uow, loaded.row))
-        check = library_check(uow, passwords, loaded, quantities, override, now)
+        linked = linked_order(uow, loaded.row)
+        if linked is None:
+            raise IllegalTransition(
+                "cannot start with another programme: no dose order is linked to this "
+                "session; verify the dose against the order first"
+            )
+        order = linked[1]
+        require_same_as_order(order, chosen)
+        quantities = chosen.quantities(basis_weight(order, weight_of(uow, loaded.row)))
+        check = library_check(uow, passwords, loaded, quantities, override, now, order)
     event = StartInfusion(
         chosen.dose_mg,
         chosen.concentration_mg_per_ml,
@@ -381,6 +545,9 @@ def change_rate(
     start = record_of(uow, loaded.row).start
     values = {Quantity.RATE_ML_PER_H: rate_ml_per_h}
     weight = weight_of(uow, loaded.row)
+    linked = linked_order(uow, loaded.row)
+    if linked is not None:
+        weight = basis_weight(linked[1], weight)
     if start is not None and isinstance(start.event, StartInfusion) and weight:
         conc = start.event.concentration_mg_per_ml
         values[Quantity.RATE_MG_PER_KG_PER_H] = rate_ml_per_h * conc / weight

@@ -18,7 +18,8 @@ from ketaclinic.pk.schedule import Schedule, time_grid
 from ketaclinic.pk.simulate import SimulationResult, simulate
 
 # Kamp 2020: built on pooled raw data of 14 adult studies, no covariates beyond weight
-# (REFERENCE.md §4.2) — the broadest adult base of the shipped models (design choice).
+# (REFERENCE.md §4.2) — the broadest adult base of the shipped models (design choice). The
+# chair passes the clinic's "PK model for plots" (services/dosing_library.clinic_pk_model).
 DEFAULT_MODEL = "kamp"
 AFTER_DELIVERY_MIN = 60.0  # how far the curve runs past the last drug given (design)
 PROJECTION_LIMIT = dt.timedelta(hours=6)  # a running pump empties its bag long before this
@@ -33,6 +34,7 @@ class Prediction:
     result: SimulationResult
     now_min: float
     now_ng_per_ml: float
+    model_name: str
     model_title: str
     citation: str
     provenance: str
@@ -74,6 +76,7 @@ def predict(
         result=result,
         now_min=now_min,
         now_ng_per_ml=float(at_now.plasma_ng_per_ml[0]),
+        model_name=pk_model.name,
         model_title=pk_model.title,
         citation=pk_model.citation,
         provenance=pk_model.provenance.label(),

@@ -10,6 +10,7 @@ besides them (ids, sites, who and when).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -268,21 +269,48 @@ class StoredAssessment:
     id: int = 0
 
 
+def trend_slices(
+    since: dt.datetime, until: dt.datetime, max_points: int
+) -> list[tuple[dt.datetime, dt.datetime | None]]:
+    """The window of a trend line cut into ``max_points`` equal slices of time, each
+    ``(start, end)`` with the end excluded; the last slice has no end, so the newest reading
+    always has a place. A window that is empty or reversed is one open slice from ``since``."""
+    count = max(max_points, 1)
+    if until <= since:
+        return [(since, None)]
+    width = (until - since) / count
+    starts = [since + width * index for index in range(count)]
+    return [
+        (start, starts[index + 1] if index + 1 < count else None)
+        for index, start in enumerate(starts)
+    ]
+
+
 def thin(
-    points: Iterable[tuple[VitalKind, dt.datetime, float]], max_points: int
+    points: Iterable[tuple[VitalKind, dt.datetime, float]],
+    *,
+    since: dt.datetime,
+    until: dt.datetime,
+    max_points: int,
 ) -> dict[VitalKind, list[tuple[dt.datetime, float]]]:
     """Time-ordered points per vital, at most ``max_points`` each (a trend line cannot show
-    more): of ``n`` points, every ``n // max_points + 1``-th is kept, counting back from the
-    newest, which is always kept. The SQL store computes the same in the database."""
-    by_kind: dict[VitalKind, list[tuple[dt.datetime, float]]] = {}
-    for kind, at, value in points:
-        by_kind.setdefault(kind, []).append((at, value))
+    more): the window from ``since`` to ``until`` is cut into ``max_points`` equal slices
+    (:func:`trend_slices`) and each slice shows its newest reading (the later one of equal
+    times). Points are ``(kind, time, value)`` in the order they were stored; points before
+    ``since`` are left out. The SQL store computes the same with one index seek per slice, so
+    drawing a trend costs the same however many readings a session holds."""
+    starts = [start for start, _ in trend_slices(since, until, max_points)]
+    newest: dict[tuple[VitalKind, int], tuple[dt.datetime, int, float]] = {}
+    for order, (kind, at, value) in enumerate(points):
+        if at < since:
+            continue
+        index = bisect.bisect_right(starts, at) - 1
+        found = newest.get((kind, index))
+        if found is None or (at, order) >= found[:2]:
+            newest[(kind, index)] = (at, order, value)
     kept: dict[VitalKind, list[tuple[dt.datetime, float]]] = {}
-    for kind, series in by_kind.items():
-        series.sort(key=lambda p: p[0])
-        step = len(series) // max(max_points, 1) + 1
-        newest_first = series[::-1][::step]
-        kept[kind] = newest_first[::-1]
+    for (kind, _), (at, _order, value) in sorted(newest.items(), key=lambda item: item[1][:2]):
+        kept.setdefault(kind, []).append((at, value))
     return kept
 
 
@@ -394,10 +422,12 @@ class ChairRepository(Protocol):
         kinds: Collection[VitalKind],
         *,
         since: dt.datetime,
+        until: dt.datetime,
         max_points: int,
     ) -> dict[VitalKind, list[tuple[dt.datetime, float]]]:
         """The trend of some vitals observed from ``since`` (usable readings, time order),
-        thinned as :func:`thin` does to at most ``max_points`` per vital."""
+        thinned as :func:`thin` does to at most ``max_points`` per vital: the newest reading
+        of each of ``max_points`` equal slices of the window up to ``until``."""
         ...
 
     # alerts --------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from ketaclinic.domain.session_lifecycle import (
     phase_of,
 )
 from ketaclinic.domain.vitals import VitalKind
+from ketaclinic.pk.models import PkModel, get_model
 from ketaclinic.services import chair_record_checks, chair_visits
 from ketaclinic.services.audit import Actor as AuditActor
 from ketaclinic.services.audit import deny, record, require_role
@@ -43,7 +44,7 @@ from ketaclinic.services.chair_access import (
     timeline_of,
 )
 from ketaclinic.services.chair_discharge import readiness_now
-from ketaclinic.services.chair_mar import record_of, weight_of
+from ketaclinic.services.chair_mar import linked_order, order_for_session, record_of, weight_of
 from ketaclinic.services.chair_pk import Prediction, predict
 from ketaclinic.services.chair_ports import (
     DissociationScore,
@@ -57,6 +58,8 @@ from ketaclinic.services.chair_ports import (
 )
 from ketaclinic.services.chair_record_checks import RecordFinding
 from ketaclinic.services.chair_visits import SessionVisit
+from ketaclinic.services.dosing_library import clinic_pk_model
+from ketaclinic.services.dosing_ports import DoseOrder, SessionOrder
 from ketaclinic.services.ports import Clock, UnitOfWork
 
 SPARK_WINDOW = dt.timedelta(minutes=60)  # the board's sparkline shows the last hour
@@ -115,6 +118,13 @@ class SessionDetail:
     escalations: tuple[EscalationNotice, ...] = ()
     findings: Mapping[CheckItem, RecordFinding] = field(default_factory=dict)
     visit: SessionVisit | None = None
+    # The verified dose order the planned dose was checked against (with the link: basis,
+    # dosing weight, who verified and when), and before the start the order the chair would
+    # take now (services/chair_mar.py).
+    order_link: SessionOrder | None = None
+    order: DoseOrder | None = None
+    order_now: DoseOrder | None = None
+    pk_model: PkModel | None = None  # the clinic's model for plots, which the prediction uses
 
     @property
     def phase(self) -> Phase:
@@ -230,6 +240,12 @@ def session_detail(
         if phase_of(row.state) is Phase.PRE_INFUSION and row.is_open
         else {}
     )
+    linked = linked_order(uow, row)
+    order_now = (
+        order_for_session(uow, clock, actor, row)
+        if phase_of(row.state) is Phase.PRE_INFUSION and row.is_open
+        else None
+    )
     ids = {row.checked_in_by} | {r.by.user_id for r in timeline.records}
     ids |= {r.by.user_id for r in checklist.results}
     ids |= {e.entry.by.user_id for e in mar_entries}
@@ -240,6 +256,9 @@ def session_detail(
     }
     if row.planned and row.planned.check.override_confirmed_by:
         ids.add(row.planned.check.override_confirmed_by)
+    for order in (linked[1] if linked else None, order_now):
+        if order is not None:
+            ids |= {i for i in (order.signed_by, order.override_confirmed_by) if i is not None}
     for stored in alerts:
         for who in (stored.alert.acknowledged_by, stored.alert.resolved_by):
             if who is not None:
@@ -275,6 +294,10 @@ def session_detail(
         escalations=tuple(uow.chair.escalations([row.id])),
         findings=findings,
         visit=chair_visits.visit_of_session(uow, row),
+        order_link=linked[0] if linked else None,
+        order=linked[1] if linked else None,
+        order_now=order_now,
+        pk_model=get_model(clinic_pk_model(uow)),
     )
     audit(uow, clock, actor, AuditAction.READ, RESOURCE_SESSION, row, detail=purpose)
     uow.commit()
@@ -351,7 +374,7 @@ def board(
         patient = uow.patients.get(row.patient_id)
         newest = latest.get(row.id, [])
         spark = uow.chair.series(
-            row.id, SPARK_KINDS, since=now - SPARK_WINDOW, max_points=SPARK_POINTS
+            row.id, SPARK_KINDS, since=now - SPARK_WINDOW, until=now, max_points=SPARK_POINTS
         )
         mar = record_of(uow, row)
         cards.append(
@@ -471,13 +494,20 @@ def session_vitals(
 def session_prediction(
     uow: UnitOfWork, clock: Clock, actor: AuditActor, session_id: int
 ) -> tuple[SessionRow, Prediction | None]:
-    """The predicted plasma concentration of the session's record as charted (None before the
-    start or without a weight); audited as a read of the record."""
+    """The predicted plasma concentration of the session's record as charted with the clinic's
+    PK model for plots (None before the start or without a weight); audited as a read of the
+    record."""
     loaded = load_session(uow, clock, actor, session_id, "administration", VIEW_ROLES)
     row = loaded.row
     now = clock.now()
     age = loaded.patient.age_on(now.date())
-    prediction = predict(record_of(uow, row), weight_of(uow, row), now, age_years=age)
+    prediction = predict(
+        record_of(uow, row),
+        weight_of(uow, row),
+        now,
+        age_years=age,
+        model=clinic_pk_model(uow),
+    )
     audit(uow, clock, actor, AuditAction.READ, "administration", row, detail="prediction")
     uow.commit()
     return row, prediction

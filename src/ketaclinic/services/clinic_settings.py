@@ -20,12 +20,15 @@ from ketaclinic.domain.clinic_settings import (
     SettingKind,
     adjustable,
     apply_alert_values,
+    apply_cut_point_value,
+    apply_eligibility_values,
     apply_outcome_values,
     check_value,
     clinic_threshold,
     parse_kind,
 )
 from ketaclinic.domain.drug_library import MIN_REASON_CHARS
+from ketaclinic.domain.eligibility import EligibilitySettings
 from ketaclinic.domain.errors import InvalidInput
 from ketaclinic.domain.outcomes import OutcomeDefinitions
 from ketaclinic.domain.people import CLINICAL_ROLES, Role
@@ -83,6 +86,19 @@ def clinic_outcome_definitions(uow: UnitOfWork) -> OutcomeDefinitions:
     return apply_outcome_values(_approved(uow.clinic_settings.history(SettingKind.OUTCOME.value)))
 
 
+def clinic_pcl5_cut_point(uow: UnitOfWork) -> Threshold:
+    """The PCL-5 scoring cut-point ("probable PTSD") with the clinic's value, if approved (no
+    health data; not audited). Staff entry and self-reports score with it."""
+    return apply_cut_point_value(_approved(uow.clinic_settings.history(SettingKind.OUTCOME.value)))
+
+
+def clinic_eligibility_settings(uow: UnitOfWork) -> EligibilitySettings:
+    """The eligibility engine's thresholds with the clinic's values (no health data; not
+    audited). Intake evaluates every new record against these."""
+    history = uow.clinic_settings.history(SettingKind.ELIGIBILITY.value)
+    return apply_eligibility_values(_approved(history))
+
+
 def settings_view(uow: UnitOfWork, clock: Clock, actor: Actor, kind: str) -> SettingsView:
     """Every adjustable number of ``kind`` with default, source and clinic value (clinical
     roles; the read is audited)."""
@@ -120,6 +136,13 @@ def set_value(
     principal = require_role(uow, clock, actor, RESOURCE, DIRECTOR_ONLY)
     item = adjustable(chosen, key)
     checked = None if value is None else check_value(item, value)
+    if chosen is SettingKind.ELIGIBILITY:
+        # The thresholds must agree with each other (e.g. hold below exclusion): check the
+        # whole set as it would be, before anything is stored.
+        approved = _approved(uow.clinic_settings.history(chosen.value))
+        today = clock.now().date()
+        approved[item.key] = ApprovedValue(item.key, checked, principal.username, today)
+        apply_eligibility_values(approved)
     text = " ".join(reason.split())
     if not MIN_REASON_CHARS <= len(text) <= REASON_MAX:
         raise InvalidInput.for_field(

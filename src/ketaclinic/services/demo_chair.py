@@ -8,7 +8,9 @@ running on FLL-1, DEMO-0004 in pre-infusion checks on FLL-2.
 
 Each of them is cleared in the record (consent, signed eligibility, a signed plan) and has a
 booked series whose visit of today is this session (``services/demo_intake.py`` books them from
-:data:`LAYOUT`, before the other series of the day).
+:data:`LAYOUT`, before the other series of the day). Every booked visit that ended before now,
+theirs and the other patients' (the completed series of the score histories), has a discharged
+session of its own (:func:`load_past_sessions`), built first.
 
 Sessions are built through the domain's state machine, record and alert rules (as the services
 do), without committing or auditing each step: the caller commits the whole demo at once.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -33,7 +36,7 @@ from ketaclinic.domain.discharge import (
 )
 from ketaclinic.domain.drug_library import LimitLevel, evaluate_values, limits_for
 from ketaclinic.domain.errors import NotFound
-from ketaclinic.domain.people import Chair, Patient, StaffUser
+from ketaclinic.domain.people import BodyMeasurement, Chair, Patient, StaffUser
 from ketaclinic.domain.session_lifecycle import (
     Actor,
     CheckItem,
@@ -43,11 +46,11 @@ from ketaclinic.domain.session_lifecycle import (
 )
 from ketaclinic.domain.side_effects import Intervention, Severity, SideEffectEntry, SideEffectKind
 from ketaclinic.domain.vitals import SPECS, VitalKind, VitalReading, VitalSource
-from ketaclinic.services import chair_record_checks, chair_visits
+from ketaclinic.services import chair_record_checks, chair_visits, demo_dosing
 from ketaclinic.services.auth import principal_of
 from ketaclinic.services.chair_access import Loaded, apply, chair_actor
 from ketaclinic.services.chair_discharge import assessment_now
-from ketaclinic.services.chair_mar import COMPLETE_REASON, DoseValues, record_of
+from ketaclinic.services.chair_mar import COMPLETE_REASON, order_values, record_of
 from ketaclinic.services.chair_ports import (
     CADSS6_ITEMS,
     Baseline,
@@ -61,14 +64,14 @@ from ketaclinic.services.chair_ports import (
     Timepoint,
 )
 from ketaclinic.services.chair_vitals import SessionFeed
+from ketaclinic.services.dosing_library import clinic_library
+from ketaclinic.services.dosing_ports import OrderStatus, SessionOrder
 from ketaclinic.services.ports import Clock, UnitOfWork
 
 PROTOCOL = "feder-2021"
-MG_PER_KG = (
-    0.5  # the trials' dose [cited: Feder 2014; Feder 2021; Abdallah 2022, REFERENCE.md §3.1]
-)
-BAG_ML = 100.0
-INFUSION_MIN = 40.0
+# The infusion's length: demo_dosing.STANDARD is 0.5 mg/kg over 40 minutes, the trials' dose
+# [cited: Feder 2014; Feder 2021; Abdallah 2022, REFERENCE.md §3.1].
+INFUSION_MIN = demo_dosing.STANDARD.duration_min
 
 
 class Target(StrEnum):
@@ -98,15 +101,31 @@ STARTED_MIN_AGO: dict[Target, float] = {
 }
 
 
+# Minutes from check-in to the start of the infusion, by default (checks, dose, a quiet moment).
+LEAD_MIN = 35.0
+# The weight a demo patient without any recorded measurement is given (a plausible adult).
+DEFAULT_WEIGHT_KG = 75.0
+# Past visits (:func:`load_past_sessions`): checked in 2 minutes before the booked start and
+# started 17 minutes later, so the discharge (the start + 165 min) falls on the visit's end.
+PAST_LEAD_MIN = 17.0
+PAST_EARLY_MIN = 2.0
+# Their charts are lighter (vitals every 10 minutes during the infusion, every 30 after), so
+# the demo still loads in seconds with a hundred past sessions.
+PAST_VITALS_EVERY_MIN = (10.0, 30.0)
+
+
 def check_in_time(
-    target: Target, now: dt.datetime, started_min_ago: float | None = None
+    target: Target,
+    now: dt.datetime,
+    started_min_ago: float | None = None,
+    lead_min: float = LEAD_MIN,
 ) -> dt.datetime:
-    """When :func:`build_session` checks the patient in: 35 minutes before the start, or, for
-    a session that has not started, 20 minutes ago (its checks are done by now)."""
+    """When :func:`build_session` checks the patient in: ``lead_min`` minutes before the start,
+    or, for a session that has not started, 20 minutes ago (its checks are done by now)."""
     if started_min_ago is None:
         started_min_ago = STARTED_MIN_AGO.get(target, 0.0)
     if started_min_ago:
-        return _minutes(now, -started_min_ago - 35.0)
+        return _minutes(now, -started_min_ago - lead_min)
     return _minutes(now, -20.0)
 
 
@@ -123,21 +142,43 @@ def build_session(
     started_min_ago: float | None = None,
     spo2_dip: bool = False,
     bolus_allowed: bool = False,
+    lead_min: float = LEAD_MIN,
+    protocol: str = PROTOCOL,
+    vitals_every_min: tuple[float, float] = (5.0, 15.0),
 ) -> SessionRow:
     """A session for ``patient`` on ``chair`` brought to ``target`` by ``now``, with the
-    readings, records and alerts a real one would have. Nothing is committed."""
+    readings, records and alerts a real one would have, checked in ``lead_min`` minutes (at
+    least 17) before the start, under ``protocol`` (one of 0.5 mg/kg over 40 minutes, as both
+    built-in protocols are), with vitals every ``vitals_every_min`` minutes during the infusion
+    and in observation. Nothing is committed."""
     running_like = {Target.RUNNING, Target.PAUSED}
     if started_min_ago is None:
         started_min_ago = STARTED_MIN_AGO.get(target, 0.0)
     start = _minutes(now, -started_min_ago)
-    checked_in = check_in_time(target, now, started_min_ago)
+    checked_in = check_in_time(target, now, started_min_ago, lead_min)
     nurse_by, prescriber_by = (
         chair_actor(principal_of(nurse)),
         chair_actor(principal_of(prescriber)),
     )
+    # The prescriber ordered today's dose half an hour before check-in, as the chair's dose
+    # check requires (services/chair_mar.py: the newest verified order of the last 24 hours);
+    # a patient never weighed is weighed (75 kg) an hour before check-in for it.
+    if not uow.patients.measurements(patient.id):
+        uow.patients.add_measurement(
+            BodyMeasurement(
+                patient.id, _minutes(checked_in, -60.0), DEFAULT_WEIGHT_KG, None, prescriber.id
+            )
+        )
+    order = demo_dosing.order_for(
+        uow,
+        patient,
+        replace(demo_dosing.STANDARD, protocol_id=protocol),
+        prescriber,
+        _minutes(checked_in, -30.0),
+    )
     row = uow.chair.add_session(
         NewSession(
-            patient.id, chair.site_id, chair.id, PROTOCOL, bolus_allowed, checked_in, nurse.id
+            patient.id, chair.site_id, chair.id, protocol, bolus_allowed, checked_in, nurse.id
         )
     )
     site = uow.sites.get(chair.site_id)
@@ -157,7 +198,7 @@ def build_session(
     t = _minutes(checked_in, 3.0)
     apply(uow, loaded(), Transition.BEGIN_CHECKS, t)
     history = uow.patients.measurements(patient.id)
-    weight = history[-1].weight_kg if history else 75.0
+    weight = history[-1].weight_kg
     base = Baseline(
         _minutes(checked_in, 6.0),
         float(rng.randint(114, 132)),
@@ -189,7 +230,13 @@ def build_session(
         row.id,
         CheckResult(CheckItem.ESCORT_CONFIRMED, CheckOutcome.PASSED, nurse_by, escort_at, "escort"),
     )
-    values = _dose(weight)
+    values = order_values(order)
+    # The chair's check of the standard order passes the protocol's limits on today's weight.
+    evaluation = evaluate_values(
+        limits_for(protocol, clinic_library(uow)), values.quantities(weight)
+    )
+    assert order.status is OrderStatus.VERIFIED, order.status
+    assert evaluation.level is LimitLevel.OK, evaluation.hits
     planned = PlannedDose(
         values.dose_mg,
         values.concentration_mg_per_ml,
@@ -197,15 +244,23 @@ def build_session(
         values.rate_ml_per_h,
         DoseCheck(LimitLevelSeen.OK),
     )
+    verified_at = _minutes(checked_in, 16.0)
     uow.chair.save_session(replace(loaded().row, planned=planned))
+    uow.dosing.link_session_order(
+        SessionOrder(
+            row.id, order.id, order.weight_basis, order.dosing_weight_kg, nurse.id, verified_at
+        )
+    )
     uow.chair.add_check(
         row.id,
         CheckResult(
             CheckItem.DOSE_VERIFIED,
             CheckOutcome.PASSED,
             nurse_by,
-            _minutes(checked_in, 16.0),
-            f"{values.dose_mg:g} mg in {BAG_ML:g} mL at {values.rate_ml_per_h:g} mL/h",
+            verified_at,
+            f"{values.dose_mg:g} mg in {values.volume_ml:g} mL at {values.rate_ml_per_h:g} "
+            f"mL/h; order #{order.id} ({order.mg_per_kg:g} mg/kg, actual weight "
+            f"{order.dosing_weight_kg:.1f} kg)",
         ),
     )
     _cadss(uow, row.id, Timepoint.PRE_DOSE, (0, 0, 0, 0, 0, 0), nurse_by, _minutes(start, -5.0))
@@ -226,7 +281,10 @@ def build_session(
     _mar(uow, loaded(), event, start, DoseCheck(LimitLevelSeen.OK))
     end = _minutes(start, INFUSION_MIN)
     last = now if target in running_like else end
-    _monitor_course(uow, loaded(), base, start, last, rng, spo2_dip=spo2_dip, nurse=nurse)
+    during, after = vitals_every_min
+    _monitor_course(
+        uow, loaded(), base, start, last, rng, spo2_dip=spo2_dip, nurse=nurse, every=during
+    )
     if target is Target.PAUSED:
         pause_at = _minutes(now, -2.0)
         apply(uow, loaded(), Transition.PAUSE, pause_at, reason="patient asked for a break")
@@ -250,8 +308,8 @@ def build_session(
         ),
         _minutes(start, 22.0),
     )
-    after = now if target is Target.OBSERVATION else _minutes(end, 125.0)
-    _observation_course(uow, loaded(), base, end, min(after, now), rng)
+    after_end = now if target is Target.OBSERVATION else _minutes(end, 125.0)
+    _observation_course(uow, loaded(), base, end, min(after_end, now), rng, every=after)
     if target is Target.OBSERVATION:
         return loaded().row
 
@@ -302,18 +360,6 @@ def _record_checks(
             uow.chair.add_check(session_id, result)
 
 
-def _dose(weight_kg: float) -> DoseValues:
-    """0.5 mg/kg in a 100 mL bag over 40 minutes; the concentration is rounded down so the
-    charted rate never exceeds the library's 0.75 mg/kg/h by a rounding error."""
-    concentration = math.floor(MG_PER_KG * weight_kg / BAG_ML * 1e4) / 1e4
-    values = DoseValues(
-        round(concentration * BAG_ML, 2), concentration, BAG_ML, BAG_ML * 60.0 / INFUSION_MIN
-    )
-    evaluation = evaluate_values(limits_for(PROTOCOL), values.quantities(weight_kg))
-    assert evaluation.level is LimitLevel.OK, evaluation.hits
-    return values
-
-
 def _readings(
     at: dt.datetime,
     base: Baseline,
@@ -343,6 +389,7 @@ def _monitor_course(
     *,
     spo2_dip: bool,
     nurse: StaffUser,
+    every: float = 5.0,
 ) -> None:
     """Vitals every 5 minutes from the start: the mild rise of the expected course (peak
     +16/+11 mmHg at 40 min, REFERENCE.md §5 [cited: Yale 2024]) and, with ``spo2_dip``, one
@@ -365,7 +412,7 @@ def _monitor_course(
                 saved = replace(stored, alert=acked)
                 uow.chair.save_alert(saved)
                 feed.open[acked.rule_key] = saved
-        minute += 5.0
+        minute += every
 
 
 def _observation_course(
@@ -375,15 +422,16 @@ def _observation_course(
     end: dt.datetime,
     last: dt.datetime,
     rng: random.Random,
+    every: float = 15.0,
 ) -> None:
-    """Vitals every 15 minutes after the end, settling back to the baseline."""
+    """Vitals every ``every`` minutes after the end, settling back to the baseline."""
     feed = SessionFeed(uow, loaded.row, end)
     minute = 10.0
     while _minutes(end, minute) <= last:
         at = _minutes(end, minute)
         rise = max(0.0, 1.0 - minute / 90.0) + rng.uniform(-0.05, 0.05)
         feed.ingest(_readings(at, base, VitalSource.MANUAL, max(rise, 0.0)), at)
-        minute += 15.0
+        minute += every
 
 
 def _mar(
@@ -415,7 +463,8 @@ def _cadss(
 @dataclass(frozen=True, slots=True)
 class Seat:
     """One patient at the chair in the demo: where, how far along, and which visit of the
-    series today is."""
+    series today is (or the nearest one the protocol allows on today's weekday:
+    ``services/demo_intake.py`` :func:`~ketaclinic.services.demo_intake.at_chair_days`)."""
 
     mrn: str
     chair: str
@@ -437,6 +486,12 @@ LAYOUT: tuple[Seat, ...] = (
 def load(uow: UnitOfWork, clock: Clock, rng: random.Random) -> None:
     """Add the chair's part of the demo clinic (see the module docstring)."""
     now = clock.now()
+    # The visits of the past first (a patient or chair holds one open session at a time), all
+    # but the visit each seated patient is at today.
+    seated: set[tuple[str, dt.datetime]] = {
+        (seat.mrn, check_in_time(seat.target, now)) for seat in LAYOUT
+    }
+    load_past_sessions(uow, now, seated)
     for seat in LAYOUT:
         mrn, chair_code, target = seat.mrn, seat.chair, seat.target
         patient = uow.patients.by_mrn(mrn)
@@ -462,3 +517,47 @@ def load(uow: UnitOfWork, clock: Clock, rng: random.Random) -> None:
             rng=rng,
             spo2_dip=seat.spo2_dip,
         )
+
+
+def load_past_sessions(
+    uow: UnitOfWork, now: dt.datetime, seated: Collection[tuple[str, dt.datetime]] = ()
+) -> None:
+    """A discharged session for every booked visit that ended before ``now`` and that no
+    session fulfils yet, except the visit of a patient ``seated`` (MRN, check-in time) at the
+    chair now, which is theirs: the demo's patients came to each of their past visits (checked
+    in just before the booked start, discharged at its end), so the score plot marks their
+    infusions and the outcome's first infusion is the first visit's. Each session gets its own
+    random generator, so adding one never changes another."""
+    observed = dt.timedelta(minutes=STARTED_MIN_AGO[Target.DISCHARGED] + PAST_LEAD_MIN)
+    for site in uow.sites.all():
+        chairs = {c.id: c for c in uow.sites.chairs(site.id)}
+        nurse = uow.users.by_username(f"nurse.{site.code.lower()}")
+        prescriber = uow.users.by_username(f"prescriber.{site.code.lower()}")
+        if nurse is None or prescriber is None:
+            raise NotFound(f"demo: the staff of {site.code} are missing")
+        for patient in uow.patients.search(frozenset({site.id}), limit=500):
+            protocols = {s.id: s.protocol_id for s in uow.schedule.series_for(patient.id)}
+            visits = [v for s in uow.schedule.series_for(patient.id) for v in s.visits]
+            linked = uow.visit_links.for_visits([v.id for v in visits])
+            for visit in sorted(visits, key=lambda v: v.starts_at):
+                if visit.ends_at > now or visit.id in linked:
+                    continue
+                if any(
+                    mrn == patient.mrn and visit.starts_at <= at < visit.ends_at
+                    for mrn, at in seated
+                ):
+                    continue
+                checked_in = _minutes(visit.starts_at, -PAST_EARLY_MIN)
+                build_session(
+                    uow,
+                    patient=patient,
+                    chair=chairs[visit.chair_id],
+                    nurse=nurse,
+                    prescriber=prescriber,
+                    now=checked_in + observed,
+                    target=Target.DISCHARGED,
+                    rng=random.Random(f"{patient.mrn}/{visit.starts_at.isoformat()}"),
+                    lead_min=PAST_LEAD_MIN,
+                    protocol=protocols[visit.series_id],
+                    vitals_every_min=PAST_VITALS_EVERY_MIN,
+                )

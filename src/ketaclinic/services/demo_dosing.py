@@ -1,8 +1,9 @@
 """Dose orders in the demo clinic (DESIGN.md §4.5): synthetic, the same every time.
 
-* DEMO-0001 (site MIA): a verified order for today's infusion — 0.5 mg/kg over 40 min in a
-  100 mL bag on actual body weight, prepared and signed by ``prescriber.mia`` — for the chair
-  to take (``services.dosing.verified_order_for_session``).
+* Every infusion of the demo (today's at the chair and the past ones) has a verified order:
+  0.5 mg/kg over 40 min in a 100 mL bag on actual body weight, prepared and signed by the
+  site's prescriber half an hour before check-in (``services/demo_chair.py`` orders them with
+  :func:`order` and links the sessions whose dose is verified, as the chair's dose check does).
 * DEMO-0003 (site MIA): 0.6 mg/kg over 40 min, above the 0.5 mg/kg soft limit: signed by
   ``prescriber.mia`` with an override reason and confirmed by ``nurse.mia`` as second person.
 
@@ -19,7 +20,7 @@ import random
 from ketaclinic.domain.dosing import BagPreparation
 from ketaclinic.domain.drug_library import LimitLevel
 from ketaclinic.domain.errors import NotFound
-from ketaclinic.domain.people import StaffUser
+from ketaclinic.domain.people import Patient, StaffUser
 from ketaclinic.services.dosing_calc import DoseRequest, build_order, compute
 from ketaclinic.services.dosing_library import clinic_library
 from ketaclinic.services.dosing_ports import ConfirmationMethod, DoseOrder, OverrideRequest
@@ -34,24 +35,24 @@ def load(uow: UnitOfWork, clock: Clock, rng: random.Random) -> None:
     del rng
     prescriber = _user(uow, "prescriber.mia")
     nurse = _user(uow, "nurse.mia")
-    now = clock.now()
-    # Ordered this morning, before the chair's demo infusion starts.
-    _order(uow, "DEMO-0001", STANDARD, prescriber, now - dt.timedelta(hours=1))
-    at = now - dt.timedelta(minutes=50)
+    at = clock.now() - dt.timedelta(minutes=50)
     stepped = DoseRequest(0.6, 40.0, BagPreparation(100.0), override_reason=OVERRIDE_REASON)
-    order = _order(uow, "DEMO-0003", stepped, prescriber, at)
+    patient = uow.patients.by_mrn("DEMO-0003")
+    if patient is None:
+        raise NotFound("demo patient DEMO-0003 not found")
+    order = order_for(uow, patient, stepped, prescriber, at)
     confirmed = uow.dosing.record_override_confirmation(
         order.id, nurse.id, at + dt.timedelta(minutes=3), ConfirmationMethod.PASSWORD
     )
     assert confirmed  # the order was just stored with an override awaiting confirmation
 
 
-def _order(
-    uow: UnitOfWork, mrn: str, request: DoseRequest, prescriber: StaffUser, at: dt.datetime
+def order_for(
+    uow: UnitOfWork, patient: Patient, request: DoseRequest, prescriber: StaffUser, at: dt.datetime
 ) -> DoseOrder:
-    patient = uow.patients.by_mrn(mrn)
-    if patient is None:
-        raise NotFound(f"demo patient {mrn} not found")
+    """Store the order ``prescriber`` prepares and signs for ``request`` at ``at``, computed on
+    the patient's latest weight against the clinic's library (a soft limit passed with the
+    request's reason; it awaits a second person's confirmation)."""
     computation = compute(uow, patient, request, clinic_library(uow))
     override = None
     if computation.evaluation.level is LimitLevel.SOFT:

@@ -8,11 +8,23 @@
   ``DEMO-0012``), series booked from Monday of this week at both sites (one visit of
   ``DEMO-0023``'s cancelled, with a reason), and two series that ended (one waiting for the
   end-of-induction decision, one decided);
+- completed series in the past (:data:`HISTORY`, both built-in protocols at both sites): the
+  measurement-based-care histories of ``services/demo_mbc.py`` (responders, partial responders
+  and non-responders) follow them, the chair's demo gives every visit that ended a
+  discharged infusion session, and the prescriber has decided each (:data:`DECIDED`:
+  maintenance, a further series or stop);
 - the patients at the chair today (``services/demo_chair.py`` :data:`LAYOUT`: DEMO-0001 infusing
   on MIA-1 and the others) are cleared like any booked patient, and their series has today's
-  visit on their chair at the time they were checked in, as visit N of the series; the chair's
+  visit on their chair at the time they were checked in (visit N of the series, the seat's
+  visit number or the nearest one the protocol's spacing allows on that weekday); the chair's
   demo links each session to it. They are booked first, so the other series of the day go
   around them.
+
+Every visit is booked by the scheduling core (``domain/scheduling.py``) within the clinic hours,
+on open days, whatever the time the demo is loaded, with one documented exception: today's
+visit of each patient at the chair is booked at the time that patient was checked in, because
+DESIGN.md §4.5 wants an infusion running *now* on MIA-1 (so the demo loaded at night or on a
+weekend still shows the chair board working). Their other visits keep to the hours.
 """
 
 from __future__ import annotations
@@ -25,7 +37,13 @@ from ketaclinic.domain.errors import Conflict
 from ketaclinic.domain.intake import Condition, IntakeRecord
 from ketaclinic.domain.people import Patient, Site
 from ketaclinic.domain.protocols import ABDALLAH_2022, FEDER_2021, Protocol, spacing_problem
-from ketaclinic.domain.scheduling import Booking, OpeningHours, SiteSchedule, book_series
+from ketaclinic.domain.scheduling import (
+    Booking,
+    OpeningHours,
+    SiteSchedule,
+    book_series,
+    earliest_slot,
+)
 from ketaclinic.services import demo_chair
 from ketaclinic.services.intake_common import local_today, to_local, to_utc
 from ketaclinic.services.intake_models import (
@@ -102,7 +120,40 @@ BOOKED: tuple[tuple[str, Protocol, int], ...] = (
 AT_CHAIR_PROTOCOL = FEDER_2021  # the chair's demo sessions run under feder-2021 limits
 # DEMO-0001's intake is two weeks old, as its baseline scores in services/demo_mbc.py are.
 AT_CHAIR_INTAKE_MIN_DAYS = 14
-DECIDED = {"DEMO-0019": InductionDecision.MAINTENANCE}
+# Completed series whose score histories (services/demo_mbc.py) tell how they went:
+# (MRN, protocol, weeks before this Monday the series started, course of the scores).
+HISTORY: tuple[tuple[str, Protocol, int, str], ...] = (
+    ("DEMO-0016", FEDER_2021, 12, "responder"),
+    ("DEMO-0018", ABDALLAH_2022, 11, "non_responder"),
+    ("DEMO-0020", ABDALLAH_2022, 10, "responder"),
+    ("DEMO-0022", FEDER_2021, 9, "partial"),
+    ("DEMO-0024", FEDER_2021, 8, "responder"),
+    ("DEMO-0026", ABDALLAH_2022, 8, "non_responder"),
+    ("DEMO-0028", FEDER_2021, 10, "relapse"),
+    ("DEMO-0030", ABDALLAH_2022, 7, "responder"),
+    ("DEMO-0032", FEDER_2021, 6, "non_responder"),
+    ("DEMO-0025", ABDALLAH_2022, 10, "responder"),
+    ("DEMO-0027", FEDER_2021, 9, "non_responder"),
+    ("DEMO-0029", ABDALLAH_2022, 8, "partial"),
+    ("DEMO-0031", FEDER_2021, 12, "relapse"),
+    ("DEMO-0033", ABDALLAH_2022, 7, "non_responder"),
+)
+# The booked series that ended before this week follow a course too (services/demo_mbc.py).
+BOOKED_COURSE = {"DEMO-0017": "responder", "DEMO-0019": "responder"}
+DECIDED = {"DEMO-0019": InductionDecision.MAINTENANCE} | {
+    mrn: {
+        "responder": InductionDecision.MAINTENANCE,
+        "relapse": InductionDecision.CONTINUE,
+        "partial": InductionDecision.CONTINUE,
+        "non_responder": InductionDecision.STOP,
+    }[course]
+    for mrn, _protocol, _weeks, course in HISTORY
+}
+DECISION_NOTES = {
+    InductionDecision.MAINTENANCE: "Responded well; boosters every four weeks.",
+    InductionDecision.CONTINUE: "Some benefit; a further short series, then review.",
+    InductionDecision.STOP: "No meaningful change in scores; stopping, back to the referrer.",
+}
 # (MRN, visit number, reason): a visit of a booked series taken off the schedule yesterday
 # by the front desk (a visit weeks ahead, so today's and tomorrow's schedules are as booked).
 CANCELLED = ("DEMO-0023", 6, "Travelling for work that week; will call to rebook.")
@@ -132,13 +183,14 @@ def load(uow: UnitOfWork, clock: Clock, rng: random.Random) -> None:
         site = patient_site(sites, patient)
         chair = next(c for c in uow.sites.chairs(site.id) if c.code == seat.chair)
         starts_at = _visit_start(demo_chair.check_in_time(seat.target, now), site)
-        days = series_days(AT_CHAIR_PROTOCOL, starts_at.date(), seat.visit_number)
+        number, days = at_chair_days(AT_CHAIR_PROTOCOL, starts_at.date(), seat.visit_number)
         days_ago = max((local_today(clock, site) - days[0]).days + 10, AT_CHAIR_INTAKE_MIN_DAYS)
         plan = _clear(uow, clock, rng, patient, sites, users, version, AT_CHAIR_PROTOCOL,
                       days[0], days_ago)  # fmt: skip
-        _book_around(uow, site, patient, plan, chair.id, days, starts_at, now)
+        _book_around(uow, site, patient, plan, chair.code, days, number, starts_at, now)
     cleared: list[tuple[str, Protocol, int | None]] = [(m, FEDER_2021, None) for m in READY]
     cleared.extend(BOOKED)
+    cleared.extend((mrn, protocol, weeks) for mrn, protocol, weeks, _course in HISTORY)
     for mrn, protocol, weeks in cleared:
         patient = patients[mrn]
         site = patient_site(sites, patient)
@@ -219,28 +271,46 @@ def _clear(
     )
 
 
-def series_days(protocol: Protocol, today: dt.date, visit_number: int) -> list[dt.date]:
-    """The days of a series under ``protocol`` in which ``today`` is visit ``visit_number``:
-    the protocol's shortest gap between visits, moved off weekends (earlier before today, later
-    after it) when the series still fits its weeks, as the front desk would move them."""
-    gap = dt.timedelta(days=protocol.gap_days)
-    count = protocol.infusion_count
+def at_chair_days(protocol: Protocol, today: dt.date, preferred: int) -> tuple[int, list[dt.date]]:
+    """Today's visit number and the days of a series under ``protocol`` that has a visit today:
+    visit ``preferred`` when the protocol's spacing allows it with every other visit on an open
+    weekday of the clinic, else the nearest number that does (a Feder 2021 series cannot have
+    its second visit on a Tuesday: six visits at least two days apart, weekdays only, would
+    need more than its two weeks). Today itself may be any day (see the module docstring)."""
+    numbers = sorted(range(1, protocol.infusion_count + 1), key=lambda n: (abs(n - preferred), n))
+    for number in numbers:
+        days = series_days(protocol, today, number)
+        if days is not None:
+            return number, days
+    raise AssertionError(f"{protocol.id}: no series around {today.isoformat()}")
 
-    def step(day: dt.date, direction: int, skip_weekends: bool) -> dt.date:
+
+def visit_number_today(seat: demo_chair.Seat, today: dt.date) -> int:
+    """The visit number of ``seat``'s session on ``today`` (site-local day of its check-in)."""
+    return at_chair_days(AT_CHAIR_PROTOCOL, today, seat.visit_number)[0]
+
+
+OPEN_WEEKDAYS = frozenset(h.weekday for h in HOURS)
+
+
+def series_days(protocol: Protocol, today: dt.date, visit_number: int) -> list[dt.date] | None:
+    """The days of a series under ``protocol`` in which ``today`` is visit ``visit_number``, the
+    others as close as the protocol's shortest gap allows and on open weekdays (earlier before
+    today, later after it); ``None`` when they do not fit the protocol's weeks."""
+    gap = dt.timedelta(days=protocol.gap_days)
+
+    def step(day: dt.date, direction: int) -> dt.date:
         day += direction * gap
-        while skip_weekends and day.weekday() > 4:
+        while day.weekday() not in OPEN_WEEKDAYS:
             day += dt.timedelta(days=direction)
         return day
 
-    for skip_weekends in (True, False):
-        days = [today]
-        for _ in range(visit_number - 1):
-            days.insert(0, step(days[0], -1, skip_weekends))
-        for _ in range(count - visit_number):
-            days.append(step(days[-1], 1, skip_weekends))
-        if spacing_problem(protocol, days) is None:
-            return days
-    raise AssertionError(f"{protocol.id}: no series around {today.isoformat()}")
+    days = [today]
+    for _ in range(visit_number - 1):
+        days.insert(0, step(days[0], -1))
+    for _ in range(protocol.infusion_count - visit_number):
+        days.append(step(days[-1], 1))
+    return days if spacing_problem(protocol, days) is None else None
 
 
 def _visit_start(checked_in: dt.datetime, site: Site) -> dt.datetime:
@@ -255,24 +325,74 @@ def _book_around(
     site: Site,
     patient: Patient,
     plan: TreatmentPlan,
-    chair_id: int,
+    chair: str,
     days: list[dt.date],
+    number: int,
     today_start: dt.datetime,
     booked_at: dt.datetime,
 ) -> None:
-    """A series on ``chair_id``: today's visit at ``today_start`` (site-local), the others at
-    the same time of day on their days. A visit never runs past midnight (the demo may be
-    loaded late at night): it is cut short at midnight."""
-    length = dt.timedelta(minutes=AT_CHAIR_PROTOCOL.chair_min)
+    """A series on ``chair``: visit ``number`` (today's) at ``today_start`` (site-local), the
+    time its patient was checked in, even outside the hours (the module docstring's exception;
+    a visit never runs past midnight: it is cut short there); the others at the earliest free
+    slot within the hours on their day, on the same chair from the same time of day when that
+    fits, else earlier, else on another chair."""
+    protocol = AT_CHAIR_PROTOCOL
+    length = dt.timedelta(minutes=protocol.chair_min)
+    schedule, by_code = _schedule(uow, site)
+    taken = _taken(uow, site)
     visits = []
-    for number, day in enumerate(days, start=1):
-        start = dt.datetime.combine(day, today_start.time())
-        end = min(start + length, dt.datetime.combine(day, dt.time.max))
-        visits.append(NewVisit(chair_id, number, to_utc(start, site), to_utc(end, site), day))
+    for n, day in enumerate(days, start=1):
+        if n == number:
+            start = dt.datetime.combine(day, today_start.time())
+            end = min(start + length, dt.datetime.combine(day, dt.time.max))
+            booking = Booking(chair, start, end)
+        else:
+            found = (
+                earliest_slot(
+                    schedule,
+                    taken,
+                    day,
+                    protocol.chair_min,
+                    not_before=today_start.time(),
+                    chair_id=chair,
+                )
+                or earliest_slot(schedule, taken, day, protocol.chair_min, chair_id=chair)
+                or earliest_slot(schedule, taken, day, protocol.chair_min)
+            )
+            if found is None:
+                raise AssertionError(f"demo: no free chair at {site.code} on {day.isoformat()}")
+            booking = found
+        taken.append(booking)
+        visits.append(
+            NewVisit(
+                by_code[booking.chair_id],
+                n,
+                to_utc(booking.start, site),
+                to_utc(booking.end, site),
+                day,
+            )
+        )
     uow.schedule.add_series(
-        Series(0, patient.id, site.id, plan.id, AT_CHAIR_PROTOCOL.id, plan.signed_by, booked_at),
+        Series(0, patient.id, site.id, plan.id, protocol.id, plan.signed_by, booked_at),
         visits,
     )
+
+
+def _schedule(uow: UnitOfWork, site: Site) -> tuple[SiteSchedule, dict[str, int]]:
+    """The site's schedule as the core sees it (the demo's hours), and chair ids by code."""
+    chairs = uow.sites.chairs(site.id)
+    schedule = SiteSchedule(site.code, tuple(c.code for c in chairs), HOURS)
+    return schedule, {c.code: c.id for c in chairs}
+
+
+def _taken(uow: UnitOfWork, site: Site) -> list[Booking]:
+    """Every visit booked at the site so far, as the core's bookings (site-local times)."""
+    codes = {c.id: c.code for c in uow.sites.chairs(site.id)}
+    return [
+        Booking(codes[v.chair_id], to_local(v.starts_at, site), to_local(v.ends_at, site))
+        for series in _site_series(uow, site)
+        for v in series.visits
+    ]
 
 
 def _cancel(
@@ -404,17 +524,8 @@ def _book(
     start: dt.date,
     by: int,
 ) -> None:
-    chairs = uow.sites.chairs(site.id)
-    schedule = SiteSchedule(site.code, tuple(c.code for c in chairs), HOURS)
-    taken: list[Booking] = []
-    for series in _site_series(uow, site):
-        for visit in series.visits:
-            code = next(c.code for c in chairs if c.id == visit.chair_id)
-            taken.append(
-                Booking(code, to_local(visit.starts_at, site), to_local(visit.ends_at, site))
-            )
-    visits = book_series(schedule, taken, protocol, start).require_complete()
-    by_code = {c.code: c.id for c in chairs}
+    schedule, by_code = _schedule(uow, site)
+    visits = book_series(schedule, _taken(uow, site), protocol, start).require_complete()
     series = uow.schedule.add_series(
         Series(0, patient.id, site.id, plan.id, protocol.id, by, plan.signed_at),
         [
@@ -429,7 +540,7 @@ def _book(
         uow.schedule.set_decision(
             series.id,
             decision,
-            "Responded well; boosters every four weeks.",
+            DECISION_NOTES[decision],
             prescriber.id,
             series.last_visit.ends_at + dt.timedelta(days=2),
         )

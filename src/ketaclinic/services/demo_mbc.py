@@ -1,12 +1,19 @@
-"""Demo clinic, measurement-based care part: synthetic PCL-5, PHQ-9 and GAD-7 histories.
+"""Demo clinic, measurement-based care part: synthetic PCL-5, PHQ-9 and GAD-7 histories that
+follow each patient's infusion series.
 
-About ten weeks of scores for most demo patients, dated relative to the clock: weekly PCL-5,
-PHQ-9 and GAD-7 every two weeks, an intake baseline, staff entries and some self-reports.
-Trajectories are made up: responders (a falling curve that levels off, some of whom lose their
-response again near the end), partial responders and non-responders, with noise. DEMO-0001 (the
-infusion running now) has just started and has a baseline and one follow-up. DEMO-0003 (MIA)
-answered PHQ-9 item 9 positively this morning, so an open same-day safety task is waiting for
-the MIA prescribers. No real person's data; the same every time for the same random generator.
+For a patient with a booked series (``services/demo_intake.py``), the baseline (PCL-5, PHQ-9,
+GAD-7, at intake) is taken the day before the first infusion, then PCL-5 weekly and PHQ-9 and
+GAD-7 every two weeks until now, as staff entries or self-reports. The scores change only after
+the first infusion, by the course the intake demo gives the series (:data:`COURSES`):
+responders (a falling curve that levels off), responders who lose the response again about six
+weeks in (``relapse``), partial responders and non-responders, with noise; patients still in
+their first series get a course at random. The chair's demo gives every past visit a discharged
+session, so the score plot marks the infusions. Patients without a series (waiting for the
+prescriber, excluded, cleared but not booked) have their intake scores only; the two waiting
+for the prescriber also a screening PCL-5 from their first call three weeks earlier (the
+"none" protocol group of the director's report). DEMO-0003 (MIA) answered PHQ-9 item 9
+positively this morning, so an open same-day safety task is waiting for the MIA prescribers.
+No real person's data; the same every time for the same clock and random generator.
 """
 
 from __future__ import annotations
@@ -18,19 +25,38 @@ from dataclasses import replace
 
 from ketaclinic.domain.instruments import score
 from ketaclinic.domain.people import Patient
-from ketaclinic.services import mbc_safety
+from ketaclinic.services import demo_intake, mbc_safety
 from ketaclinic.services.audit import SYSTEM
 from ketaclinic.services.mbc_model import QuestionnaireResponse, ResponseSource
 from ketaclinic.services.ports import Clock, UnitOfWork
 
-WEEKS = 10
-SCORED_PATIENTS = range(2, 34)  # DEMO-0002 … DEMO-0033; the rest are newly registered
+SCORED_PATIENTS = range(1, 34)  # DEMO-0001 … DEMO-0033; the rest are newly registered
 SAFETY_PATIENT = "DEMO-0003"
 STARTING_PATIENT = "DEMO-0001"
-# Relative weight of each PCL-5 item when spreading a total over the items: intrusions and
-# arousal carry a little more than avoidance in these made-up profiles.
+COURSES: dict[str, str] = {
+    **{mrn: course for mrn, _protocol, _weeks, course in demo_intake.HISTORY},
+    **demo_intake.BOOKED_COURSE,
+}
+"""The course of the scores after the first infusion, by MRN (the series that ended)."""
+# How much of the baseline each course takes off at most (fraction of the total).
+# With the noise at most NOISE points on totals of at least 42, a responder's last score is
+# always a response (30 % below baseline, REFERENCE.md §8.1) and no score of a partial or
+# non-responder ever is, so the story holds whenever the demo is loaded.
+DEPTH = {
+    "responder": (0.55, 0.75),
+    "relapse": (0.55, 0.65),
+    "partial": (0.1, 0.16),
+    "non_responder": (0.0, 0.08),
+}
+RELAPSE_WEEK = 6  # weeks after the first infusion a "relapse" course loses most of its gain
+RELAPSE_KEEPS = 0.25  # the share of the gain a "relapse" course keeps after that
+NOISE = 2.5  # PCL-5 points, at most, either way
+SCREENED_DAYS_AGO = 21  # the screening PCL-5 of the patients waiting for the prescriber
+INTAKE_DAYS_AGO = 3
 MINUTES_5 = dt.timedelta(minutes=5)
 MINUTES_9 = dt.timedelta(minutes=9)
+# Relative weight of each PCL-5 item when spreading a total over the items: intrusions and
+# arousal carry a little more than avoidance in these made-up profiles.
 _PCL5_WEIGHTS = [1.2] * 5 + [0.9] * 2 + [1.0] * 7 + [1.1] * 6
 
 
@@ -49,10 +75,18 @@ def load(uow: UnitOfWork, clock: Clock, rng: random.Random) -> None:
         patient = uow.patients.by_mrn(f"DEMO-{number:04d}")
         if patient is None:
             continue
-        batch.extend(_history(patient, now, rng, nurses.get(patient.site_id)))
-    starting = uow.patients.by_mrn(STARTING_PATIENT)
-    if starting is not None:
-        batch.extend(_starting(starting, now, rng, nurses.get(starting.site_id)))
+        nurse = nurses.get(patient.site_id)
+        visits = [v for s in uow.schedule.series_for(patient.id) for v in s.visits]
+        if visits:
+            first = min(v.starts_at for v in visits)
+            course = (
+                COURSES.get(patient.mrn)
+                or rng.choices(("responder", "partial", "non_responder"), weights=(60, 15, 25))[0]
+            )
+            batch.extend(_history(patient, first, now, course, rng, nurse))
+        else:
+            screened = patient.mrn in demo_intake.NEEDS_REVIEW
+            batch.extend(_waiting(patient, now, rng, nurse, screened=screened))
     # One bulk insert: loading the demo stays quick (it runs before many tests).
     uow.responses.add_many(batch)
     flagged = uow.patients.by_mrn(SAFETY_PATIENT)
@@ -61,31 +95,34 @@ def load(uow: UnitOfWork, clock: Clock, rng: random.Random) -> None:
 
 
 def _history(
-    patient: Patient, now: dt.datetime, rng: random.Random, nurse: int | None
+    patient: Patient,
+    first: dt.datetime,
+    now: dt.datetime,
+    course: str,
+    rng: random.Random,
+    nurse: int | None,
 ) -> list[QuestionnaireResponse]:
-    kind = rng.choices(("responder", "partial", "non_responder"), weights=(60, 15, 25))[0]
-    depth = {
-        "responder": rng.uniform(0.5, 0.75),
-        "partial": rng.uniform(0.2, 0.32),
-        "non_responder": rng.uniform(0.0, 0.15),
-    }[kind]
-    pace = rng.uniform(1.2, 3.0)  # weeks to most of the effect
-    relapse_week = rng.choice((None, None, None, None, 8)) if kind == "responder" else None
-    pcl5_base = rng.randint(40, 70)
-    phq9_base = rng.randint(11, 22)
+    """The baseline the day before the first infusion (``first``), then weekly scores until
+    ``now``; the change follows ``course`` from the first infusion on."""
+    depth = rng.uniform(*DEPTH[course])
+    pace = rng.uniform(1.0, 2.0)  # weeks to most of the effect
+    pcl5_base = rng.randint(42, 70)
+    phq9_base = rng.randint(12, 22)
     gad7_base = rng.randint(9, 18)
-    start = now - dt.timedelta(weeks=WEEKS, days=rng.randint(0, 3))
+    baseline_at = first - dt.timedelta(days=1, hours=2)
     made: list[QuestionnaireResponse] = []
-    for week in range(WEEKS + 1):
-        fraction = depth * (1 - math.exp(-week / pace))
-        if relapse_week is not None and week >= relapse_week:
-            fraction *= 0.35
-        at = start + dt.timedelta(weeks=week, hours=rng.randint(0, 6), minutes=rng.randint(0, 59))
+    week = 0
+    while True:
+        at = baseline_at + dt.timedelta(weeks=week, minutes=rng.randint(0, 59))
         if at > now:
             break
+        since = max(0.0, (at - first) / dt.timedelta(weeks=1))  # weeks after the first infusion
+        fraction = depth * (1 - math.exp(-since / pace))
+        if course == "relapse" and since >= RELAPSE_WEEK:
+            fraction *= RELAPSE_KEEPS
         source = _source(week, rng)
         by = None if source is ResponseSource.SELF_REPORT else nurse
-        noise = rng.gauss(0, 2)
+        noise = max(-NOISE, min(NOISE, rng.gauss(0, 1.5)))
         pcl5 = _spread(pcl5_base * (1 - fraction) + noise, 80, rng)
         made.append(_response(patient, "pcl5", pcl5, at, source, by))
         if week % 2 == 0:
@@ -93,19 +130,29 @@ def _history(
             made.append(_response(patient, "phq9", [*phq9, 0], at + MINUTES_5, source, by))
             gad7 = _spread(gad7_base * (1 - fraction) + rng.gauss(0, 1.5), 21, rng, items=7)
             made.append(_response(patient, "gad7", gad7, at + MINUTES_9, source, by))
+        week += 1
     return made
 
 
-def _starting(
-    patient: Patient, now: dt.datetime, rng: random.Random, nurse: int | None
+def _waiting(
+    patient: Patient, now: dt.datetime, rng: random.Random, nurse: int | None, *, screened: bool
 ) -> list[QuestionnaireResponse]:
+    """A patient not yet treated: the intake scores three days ago and, when ``screened``, a
+    screening PCL-5 from the first call three weeks before (a little higher)."""
     made: list[QuestionnaireResponse] = []
-    for days_ago, total in ((14, 58), (3, 51)):
-        at = now - dt.timedelta(days=days_ago, hours=2)
-        source = ResponseSource.INTAKE if days_ago == 14 else ResponseSource.STAFF_ENTRY
-        made.append(_response(patient, "pcl5", _spread(total, 80, rng), at, source, nurse))
-        phq9 = _spread(total / 3.5, 24, rng, items=8)
-        made.append(_response(patient, "phq9", [*phq9, 0], at + MINUTES_5, source, nurse))
+    total = rng.randint(40, 66)
+    if screened:
+        at = now - dt.timedelta(days=SCREENED_DAYS_AGO, hours=3)
+        pcl5 = _spread(total + 4, 80, rng)
+        made.append(_response(patient, "pcl5", pcl5, at, ResponseSource.STAFF_ENTRY, nurse))
+    at = now - dt.timedelta(days=INTAKE_DAYS_AGO, hours=2)
+    made.append(
+        _response(patient, "pcl5", _spread(total, 80, rng), at, ResponseSource.INTAKE, nurse)
+    )
+    phq9 = _spread(total / 3.5, 24, rng, items=8)
+    made.append(
+        _response(patient, "phq9", [*phq9, 0], at + MINUTES_5, ResponseSource.INTAKE, nurse)
+    )
     return made
 
 

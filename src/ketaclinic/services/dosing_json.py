@@ -7,12 +7,15 @@ the command and the API without change. ``tests/e2e/http/dosing`` compares the t
 
 from __future__ import annotations
 
+import math
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
 
 from ketaclinic.domain.dosing import DoseCalculation
 from ketaclinic.domain.drug_library import LimitEvaluation
+from ketaclinic.domain.errors import InvalidInput
 from ketaclinic.pk.landmarks import LANDMARKS
 from ketaclinic.pk.models import PkModel
 from ketaclinic.pk.population import PopulationResult
@@ -85,9 +88,31 @@ def simulation_header(
     }
 
 
-def single_body(result: SimulationResult, model: PkModel) -> dict[str, Any]:
-    """One curve: times, plasma (and assumed effect site), Cmax/Tmax, AUC, time above."""
-    summary = result.summary(threshold_ng_per_ml=THRESHOLD_NG_PER_ML)
+# design: a threshold above the anaesthetic range's top several times over is a typing error.
+MAX_THRESHOLD_NG_PER_ML = 10_000.0
+
+
+def check_threshold(value: float | None) -> float:
+    """The concentration "time above" is measured at: ``value``, else 100 ng/mL. Raises
+    :class:`InvalidInput` outside (0, 10,000] ng/mL."""
+    if value is None:
+        return THRESHOLD_NG_PER_ML
+    finite = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not finite or not (0.0 < value <= MAX_THRESHOLD_NG_PER_ML):
+        raise InvalidInput.for_field(
+            "threshold_ng_per_ml",
+            value,
+            f"more than 0 and at most {MAX_THRESHOLD_NG_PER_ML:,.0f} ng/mL",
+        )
+    return float(value)
+
+
+def single_body(
+    result: SimulationResult, model: PkModel, threshold_ng_per_ml: float = THRESHOLD_NG_PER_ML
+) -> dict[str, Any]:
+    """One curve: times, plasma (and assumed effect site), Cmax/Tmax, AUC, time above the
+    threshold (100 ng/mL unless given)."""
+    summary = result.summary(threshold_ng_per_ml=threshold_ng_per_ml)
     body: dict[str, Any] = {
         "times_min": rounded(result.times_min, 4),
         "plasma_ng_per_ml": rounded(result.plasma_ng_per_ml, 3),
@@ -104,17 +129,27 @@ def single_body(result: SimulationResult, model: PkModel) -> dict[str, Any]:
     return body
 
 
-def population_body(bands: PopulationResult) -> dict[str, Any]:
-    """Percentile bands (5, 50, 95) of N virtual patients, peak percentiles and exceedance."""
+def population_body(
+    bands: PopulationResult,
+    threshold_ng_per_ml: float | None = None,
+    cv_given: Collection[str] = (),
+) -> dict[str, Any]:
+    """Percentile bands (5, 50, 95) of N virtual patients, peak percentiles and the share whose
+    peak exceeds each landmark bound (and ``threshold_ng_per_ml`` when given). ``cv_given``
+    names the CVs the caller set; the others are the design defaults."""
     cmax = np.sort(bands.cmax_ng_per_ml)
     thresholds = sorted(
-        {lm.low_ng_per_ml for lm in LANDMARKS} | {lm.high_ng_per_ml for lm in LANDMARKS}
+        {lm.low_ng_per_ml for lm in LANDMARKS}
+        | {lm.high_ng_per_ml for lm in LANDMARKS}
+        | ({threshold_ng_per_ml} if threshold_ng_per_ml is not None else set())
     )
     return {
         "population": bands.n_patients,
         "seed": bands.seed,
         "cv": dict(bands.cv),
-        "cv_provenance": bands.cv_provenance.label(),
+        "cv_given": sorted(cv_given),
+        "cv_provenance": bands.cv_provenance.label()
+        + (" for the CVs not given; the given ones are the caller's" if cv_given else ""),
         "times_min": rounded(bands.times_min, 4),
         "plasma_percentiles_ng_per_ml": {
             f"{p:g}": rounded(curve, 3) for p, curve in bands.bands_ng_per_ml.items()

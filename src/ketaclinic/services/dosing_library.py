@@ -40,6 +40,11 @@ PK_MODEL_KEY = "pk_model"
 # adult basis of the six models; the clinic may choose another.
 DEFAULT_PK_MODEL = "kamp"
 REASON_MAX = 500
+# How a dose result names the library it was checked against (``library_note``); the API and
+# ``ketaclinic dose`` with a readable database say the same.
+CLINIC_LIBRARY_NOTE = (
+    "the clinic's drug library: the director's approved values, the shipped defaults elsewhere"
+)
 DIRECTOR_ONLY = frozenset({Role.DIRECTOR})
 
 # The widest value a clinic may set per quantity (design). Outside these a number is a typing

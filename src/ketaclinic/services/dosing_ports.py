@@ -13,6 +13,9 @@ and its source, and the people: who prepared it, which prescriber signed it, and
 the override reason with who requested and which *second* person confirmed it. The numbers never
 change once stored; only the signature and the override confirmation are added later, each once.
 
+At the chair the planned dose of an infusion session is checked against the patient's newest
+verified order; :class:`SessionOrder` links the two (``services/chair_mar.py``).
+
 Clinic settings of the drug library (:class:`LimitSetting`) are an append-only history: the
 newest setting of a (protocol, quantity, level) applies, the older ones show who approved what.
 """
@@ -167,6 +170,21 @@ class OverrideRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionOrder:
+    """The verified order an infusion session's planned dose was checked against at the chair,
+    stored with the planned dose: the order, its weight basis and dosing weight as verified,
+    who verified the dose at the chair and when. One per session; a new verification replaces
+    it (the chair's checklist keeps the history of verifications)."""
+
+    session_id: int
+    order_id: int
+    weight_basis: WeightBasis
+    dosing_weight_kg: float
+    verified_by: int
+    verified_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
 class LimitSetting:
     """A clinic value for one bound of the drug library, approved by the director."""
 
@@ -223,6 +241,14 @@ class DosingRepository(Protocol):
     ) -> bool:
         """Confirm a requested, unconfirmed override. False when there is none to confirm, or
         ``confirmed_by`` is the requester (the store refuses that too): nothing changes then."""
+        ...
+
+    def link_session_order(self, link: SessionOrder) -> None:
+        """Store ``link`` as the order of its session, replacing an earlier one."""
+        ...
+
+    def session_order(self, session_id: int) -> SessionOrder | None:
+        """The order the session's planned dose was verified against, if any."""
         ...
 
     def limit_settings(self) -> list[LimitSetting]:

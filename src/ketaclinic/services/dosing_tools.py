@@ -18,18 +18,25 @@ from ketaclinic.domain.people import CLINICAL_ROLES, Patient
 from ketaclinic.domain.weight import check_plausibility, dosing_weight
 from ketaclinic.pk.models import MODELS
 from ketaclinic.services.audit import Actor, record, require_role
-from ketaclinic.services.dosing import RESOURCE, load_order
-from ketaclinic.services.dosing_calc import checked_compute_dose
+from ketaclinic.services.dosing import RESOURCE, RESOURCE_CALCULATION, VIEW_ROLES, load_order
+from ketaclinic.services.dosing_calc import DoseRequest, checked_compute_dose, compute
 from ketaclinic.services.dosing_json import dose_body, model_body
-from ketaclinic.services.dosing_library import clinic_library, clinic_pk_model
+from ketaclinic.services.dosing_library import (
+    CLINIC_LIBRARY_NOTE,
+    clinic_library,
+    clinic_pk_model,
+)
 from ketaclinic.services.dosing_pk import (
     OrderPrediction,
     SimulationRun,
     SimulationSpec,
+    calculation_schedule,
     order_prediction,
+    pump_prediction,
     run_simulation,
 )
 from ketaclinic.services.dosing_ports import DoseOrder
+from ketaclinic.services.patients import load_visible
 from ketaclinic.services.ports import Clock, UnitOfWork
 
 RESOURCE_CALCULATOR = "dose_calculator"
@@ -78,7 +85,9 @@ def calculate_dose(
     evaluation = evaluate(limits, calculation)
     if evaluation.level is LimitLevel.HARD:
         evaluation.require_permitted()  # raises LimitExceeded: no override exists
-    return dose_body(calculation, evaluation, [finding.message for finding in findings])
+    body = dose_body(calculation, evaluation, [finding.message for finding in findings])
+    body.update({"library": "clinic", "library_note": CLINIC_LIBRARY_NOTE})
+    return body
 
 
 def simulate(uow: UnitOfWork, clock: Clock, actor: Actor, spec: SimulationSpec) -> SimulationRun:
@@ -130,3 +139,51 @@ def order_curve(
     )
     uow.commit()
     return OrderCurve(order, patient, prediction)
+
+
+# design: the dose form's band is drawn with a fixed seed, so the same values always give the
+# same picture while the prescriber types.
+PREVIEW_SEED = 1
+
+
+def preview_curve(
+    uow: UnitOfWork,
+    clock: Clock,
+    actor: Actor,
+    patient_id: int,
+    request: DoseRequest,
+    model: str | None = None,
+) -> OrderPrediction:
+    """The predicted concentration of a dose being filled in on the dose form, before it is
+    ordered: computed as :func:`~ketaclinic.services.dosing.preview_dose` computes it (the
+    patient's latest weight, the clinic's library), run as the pump would run it on the
+    patient's actual weight and age with the clinic's model (or ``model``), with the population
+    band. Nothing is stored; the read is audited. Raises :class:`InvalidInput` for bad input
+    and :class:`LimitExceeded` for a dose at a hard limit (it cannot be ordered)."""
+    require_role(uow, clock, actor, RESOURCE_CALCULATION, VIEW_ROLES)
+    patient = load_visible(uow, clock, actor, patient_id, RESOURCE_CALCULATION)
+    computation = compute(uow, patient, request, clinic_library(uow))
+    if computation.evaluation.level is LimitLevel.HARD:
+        computation.evaluation.require_permitted()  # no curve for a dose that cannot be given
+    chosen = model or clinic_pk_model(uow)
+    age = patient.age_on(clock.now().date())
+    prediction = pump_prediction(
+        calculation_schedule(computation.calculation),
+        computation.weight.actual_kg,
+        chosen,
+        float(age),
+        PREVIEW_SEED,
+    )
+    record(
+        uow,
+        clock,
+        actor,
+        AuditAction.READ,
+        RESOURCE_CALCULATION,
+        site_id=patient.site_id,
+        patient_id=patient.id,
+        resource_id=patient.id,
+        detail=f"predicted concentration of the dose form ({prediction.model.name})",
+    )
+    uow.commit()
+    return prediction

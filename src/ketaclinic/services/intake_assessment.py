@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 from ketaclinic.domain.audit import AuditAction
 from ketaclinic.domain.eligibility import (
-    DEFAULT_SETTINGS,
     Action,
     EligibilityResult,
     EligibilitySettings,
@@ -41,6 +40,7 @@ from ketaclinic.domain.provenance import design
 from ketaclinic.domain.weight import DEFAULT_WEIGHT_POLICY, WeightPolicy, check_plausibility
 from ketaclinic.services import mbc, mbc_safety
 from ketaclinic.services.audit import Actor, record, require_role
+from ketaclinic.services.clinic_settings import clinic_eligibility_settings
 from ketaclinic.services.intake_common import CLINICAL, PRESCRIBER, local_today, to_local, to_utc
 from ketaclinic.services.intake_models import (
     EligibilitySignoff,
@@ -141,7 +141,7 @@ def record_intake(
     notes: IntakeNotes,
     *,
     weight_confirmed: bool = False,
-    settings: EligibilitySettings = DEFAULT_SETTINGS,
+    settings: EligibilitySettings | None = None,
     policy: WeightPolicy = DEFAULT_WEIGHT_POLICY,
     notifier: Notifier | None = None,
 ) -> StoredIntake:
@@ -150,7 +150,9 @@ def record_intake(
     ``data`` may carry ``gad7`` (seven answers 0–3) beside the §4.2 shape. The baseline
     answers become questionnaire responses of source ``intake`` (see the module docstring);
     a safety task they raise is e-mailed through ``notifier`` after the commit (without one,
-    the task waits on the start page, "not e-mailed").
+    the task waits on the start page, "not e-mailed"). Eligibility is evaluated against
+    ``settings``; without them, against the clinic's own thresholds
+    (:func:`~ketaclinic.services.clinic_settings.clinic_eligibility_settings`).
 
     Raises:
         InvalidInput: a field of ``data`` is bad (see ``parse_intake``; dates in the future
@@ -188,6 +190,8 @@ def record_intake(
             note=note,
         )
     )
+    if settings is None:
+        settings = clinic_eligibility_settings(uow)
     result = evaluate(intake_record, settings)
     stored = uow.intake.add_intake(
         StoredIntake(

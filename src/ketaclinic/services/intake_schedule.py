@@ -12,8 +12,9 @@ visits are converted to and from UTC with the site's time zone. Bookings never o
 
 A series is booked only for a patient with a signed ``eligible`` decision, consent on the
 version in force and a signed plan (:func:`~ketaclinic.services.intake_common.clearance`), on
-exactly the dates the plan's protocol gives, starting today or later. Times already past today
-are never offered.
+exactly the dates the plan's protocol gives or, on request, as the earliest feasible series that
+keeps the protocol's spacing, starting today or later. Times already past today are never
+offered.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ from ketaclinic.domain.errors import Conflict, InvalidInput, NotFound
 from ketaclinic.domain.people import Chair, Patient, Site
 from ketaclinic.domain.protocols import Protocol, find_protocol, plan
 from ketaclinic.domain.scheduling import (
+    SEARCH_DAYS,
     Booking,
     OpeningHours,
+    SeriesSearch,
     SiteSchedule,
+    earliest_series,
 )
 from ketaclinic.domain.scheduling import (
     book_series as book_series_core,
@@ -216,17 +220,32 @@ def _patient_site(uow: UnitOfWork, patient: Patient) -> Site:
 
 
 def book_series(
-    uow: UnitOfWork, clock: Clock, actor: Actor, patient_id: int, start_date: dt.date
+    uow: UnitOfWork,
+    clock: Clock,
+    actor: Actor,
+    patient_id: int,
+    start_date: dt.date,
+    *,
+    earliest: bool = False,
 ) -> Series:
-    """Book every infusion of the patient's signed plan from ``start_date`` on, each on its
-    protocol date at the earliest free chair, at the patient's site.
+    """Book every infusion of the patient's signed plan from ``start_date`` on, at the
+    patient's site.
+
+    By default each visit goes on its protocol date at the earliest free chair; when a date has
+    no free chair nothing is booked, and the refusal names every such date and the earliest
+    series that would fit (``earliest possible: …``). With ``earliest`` the earliest feasible
+    series is booked instead (:func:`~ketaclinic.domain.scheduling.earliest_series`: each visit
+    on or after its protocol date, keeping the protocol's spacing, the first day at most
+    ``SEARCH_DAYS`` after ``start_date``); a free protocol date is its own earliest slot, so
+    this books the same visits whenever the protocol dates fit.
 
     Raises:
         InvalidInput: ``start_date`` before today at the site.
         Conflict: the patient is not cleared (the message lists what is missing: signed
             eligibility, current consent, signed plan); the site has no hours; a planned date
-            has no free chair (every such date and why); the patient already has a visit on a
-            planned date.
+            has no free chair (every such date and why, and the earliest series that fits); the
+            patient already has a visit on a planned date; with ``earliest``, no series fits
+            within the search.
         PermissionDenied / NotFound: audited refusals.
     """
     principal = require_role(uow, clock, actor, "series", SCHEDULING)
@@ -244,18 +263,14 @@ def book_series(
     protocol = _protocol(uow, status.plan.protocol_id)
     uow.schedule.lock_site(site.id)  # before reading: see the module docstring
     book = _site_book(uow, site)
-    dates = plan(protocol, start_date)
     own = {v.local_day for v in uow.schedule.patient_visits(patient.id)}
-    clash = sorted(own.intersection(dates))
-    if clash:
-        raise Conflict(
-            f"start_date: the patient already has a visit on {clash[0].isoformat()}, a date "
-            f"of this series",
-            field="start_date",
-        )
-    taken = _bookings(uow, book, dates[0], dates[-1]) + _elapsed_today(book, now)
-    result = book_series_core(book.schedule, taken, protocol, start_date)
-    visits = result.require_complete()
+    if earliest:
+        search = _search(uow, book, protocol, start_date, own, now)
+        if not search.found:
+            raise Conflict(f"start_date: {search.describe()}", field="start_date")
+        visits = search.visits
+    else:
+        visits = _planned_visits(uow, book, protocol, start_date, own, now)
     series = uow.schedule.add_series(
         Series(
             id=0,
@@ -277,10 +292,61 @@ def book_series(
         site_id=site.id,
         patient_id=patient.id,
         resource_id=series.id,
-        detail=f"{protocol.id}, {len(visits)} visits",
+        detail=f"{protocol.id}, {len(visits)} visits" + (", earliest" if earliest else ""),
     )
     uow.commit()
     return series
+
+
+def _search(
+    uow: UnitOfWork,
+    book: SiteBook,
+    protocol: Protocol,
+    start_date: dt.date,
+    own: set[dt.date],
+    now: dt.datetime,
+) -> SeriesSearch:
+    """The earliest feasible series from ``start_date`` on (the site's visits of every day the
+    search may reach, the time already past today, the patient's other visit days)."""
+    last = start_date + dt.timedelta(days=SEARCH_DAYS + protocol.window_days)
+    taken = _bookings(uow, book, start_date, last) + _elapsed_today(book, now)
+    return earliest_series(book.schedule, taken, protocol, start_date, blocked_dates=own)
+
+
+def _planned_visits(
+    uow: UnitOfWork,
+    book: SiteBook,
+    protocol: Protocol,
+    start_date: dt.date,
+    own: set[dt.date],
+    now: dt.datetime,
+) -> tuple[Booking, ...]:
+    """The visits on exactly the protocol's dates, or :class:`Conflict` naming what does not
+    fit and the earliest series that would."""
+    dates = plan(protocol, start_date)
+    clash = sorted(own.intersection(dates))
+    problem: str | None = None
+    visits: tuple[Booking, ...] = ()
+    if clash:
+        problem = (
+            f"the patient already has a visit on {clash[0].isoformat()}, a date of this series"
+        )
+    else:
+        taken = _bookings(uow, book, dates[0], dates[-1]) + _elapsed_today(book, now)
+        result = book_series_core(book.schedule, taken, protocol, start_date)
+        if result.complete:
+            visits = result.visits
+        else:
+            detail = "; ".join(f"{p.day.isoformat()}: {p.reason}" for p in result.problems)
+            problem = (
+                f"{len(result.problems)} planned date(s) of {protocol.id} have no free chair: "
+                f"{detail}"
+            )
+    if problem is None:
+        return visits
+    search = _search(uow, book, protocol, start_date, own, now)
+    hint = f"earliest possible: {search.describe()}" if search.found else search.describe()
+    raise Conflict(f"start_date: {problem}; {hint}", field="start_date")
 
 
 def _own_series(
@@ -352,10 +418,13 @@ def reschedule_visit(
     """
     require_role(uow, clock, actor, "series_visit", SCHEDULING)
     patient = load_visible(uow, clock, actor, patient_id, "series_visit")
+    site = _patient_site(uow, patient)
+    # The lock comes before reading the series: a concurrent move or cancellation of one of
+    # its visits is then decided before this one reads it (see the module docstring).
+    uow.schedule.lock_site(site.id)
     series = _own_series(uow, clock, actor, patient, series_id, "series_visit")
     visit = _scheduled_visit(series, visit_number)
     index = series.visits.index(visit)
-    site = _patient_site(uow, patient)
     now = local_now(clock, site)
     new_day = visit.local_day if new_day is None else new_day
     if new_day < now.date():
@@ -378,7 +447,6 @@ def reschedule_visit(
             field="new_day",
         )
     protocol = _protocol(uow, series.protocol_id)
-    uow.schedule.lock_site(site.id)
     book = _site_book(uow, site)
     own = [_as_booking(book, v) for v in series.visits]
     taken = _bookings(uow, book, new_day, new_day) + _elapsed_today(book, now)

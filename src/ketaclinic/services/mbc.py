@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 from ketaclinic.domain.audit import AuditAction
 from ketaclinic.domain.errors import InvalidInput
 from ketaclinic.domain.instruments import record_cssrs, score_instrument
-from ketaclinic.domain.instruments.model import ScoringMethod
-from ketaclinic.domain.instruments.scoring import Answers
+from ketaclinic.domain.instruments.model import Instrument, ScoringMethod
+from ketaclinic.domain.instruments.scoring import Answers, ScoreResult
 from ketaclinic.domain.outcomes import (
     PCL5_DEFAULTS,
     DatedScore,
@@ -40,6 +40,7 @@ from ketaclinic.services import clinic_settings, mbc_safety
 from ketaclinic.services.audit import Actor, record, require_role
 from ketaclinic.services.mbc_content import check_language, known_instrument
 from ketaclinic.services.mbc_model import (
+    BookedVisit,
     CssrsDetail,
     QuestionnaireResponse,
     ResponseSource,
@@ -101,7 +102,7 @@ def record_response(
             instrument_id,
             "an item-scored instrument (C-SSRS is recorded as the clinician's result)",
         )
-    result = score_instrument(instrument, answers)
+    result = score_with_clinic_values(uow, instrument, answers)
     now = clock.now()
     response = QuestionnaireResponse.scored(
         result,
@@ -112,6 +113,19 @@ def record_response(
         language=check_language(language),
     )
     return _store(uow, clock, actor, notifier, patient, response, detail=instrument.id)
+
+
+def score_with_clinic_values(
+    uow: UnitOfWork, instrument: Instrument, answers: Answers
+) -> ScoreResult:
+    """Score ``answers`` with the clinic's values where the instrument has one: the PCL-5
+    cut-point (``services/clinic_settings.clinic_pcl5_cut_point``; default 33 [cited: VA PCL-5
+    guide, REFERENCE.md §8.1]). The threshold used, with its provenance, is part of the
+    result and is stored with the flags."""
+    cut_point = None
+    if instrument.scoring.cut_point is not None:
+        cut_point = clinic_settings.clinic_pcl5_cut_point(uow)
+    return score_instrument(instrument, answers, cut_point=cut_point)
 
 
 def record_cssrs_result(
@@ -411,6 +425,45 @@ def infusion_starts(
     )
     uow.commit()
     return starts
+
+
+@dataclass(frozen=True, slots=True)
+class InfusionMarks:
+    """What the score plot marks on its time axis: ``starts`` of infusion sessions that
+    really started, and ``visits_without_session``: booked visits that have ended with no
+    infusion session started on their site-local day (not started, or not recorded at the
+    chair)."""
+
+    starts: tuple[SessionStart, ...]
+    visits_without_session: tuple[BookedVisit, ...]
+
+
+def infusion_marks(uow: UnitOfWork, clock: Clock, actor: Actor, patient_id: int) -> InfusionMarks:
+    """The patient's started infusion sessions and past booked visits without one (see
+    :class:`InfusionMarks`; a visit is matched to a session by the site-local day, *design*:
+    sessions do not store the visit they serve). Clinical roles, own sites; one audited read."""
+    require_role(uow, clock, actor, "infusion_session", CLINICAL_ROLES)
+    patient = load_visible(uow, clock, actor, patient_id, "infusion_session")
+    site = uow.sites.get(patient.site_id)
+    zone = ZoneInfo(site.timezone if site is not None else "UTC")
+    starts = uow.infusion_history.session_starts(patient.id)
+    visits = uow.infusion_history.booked_visits(patient.id)
+    now = clock.now()
+    infused_days = {s.started_at.astimezone(zone).date() for s in starts}
+    missed = tuple(v for v in visits if v.ends_at <= now and v.local_day not in infused_days)
+    record(
+        uow,
+        clock,
+        actor,
+        AuditAction.READ,
+        "infusion_session",
+        site_id=patient.site_id,
+        patient_id=patient.id,
+        resource_id=patient.id,
+        detail=f"{len(starts)} infusion starts, {len(missed)} visits without a session",
+    )
+    uow.commit()
+    return InfusionMarks(tuple(starts), missed)
 
 
 MAX_PAGE = 100

@@ -2,8 +2,9 @@
 change with its 95 % confidence interval, time to response and durability, for all the
 director's sites, per site and per protocol, over a date range; and the same as CSV.
 
-Per patient (REFERENCE.md §8.1, domain/outcomes.py), with PCL-5 totals dated in the site's time
-zone (the last of each day):
+Per patient (REFERENCE.md §8.1, domain/outcomes.py), with PCL-5 totals of both forms (past
+month ``pcl5`` and past week ``pcl5-week``, ``mbc.PCL5_IDS``, as the patient's page counts them)
+dated in the site's time zone (the last of each day, whichever form it was):
 
 - the *first infusion* and the *protocol* follow services/mbc_timeline.py (first started infusion
   session, else first booked visit; protocol of the series holding that visit, else of the first
@@ -49,6 +50,7 @@ from ketaclinic.domain.people import Role
 from ketaclinic.domain.protocols import protocol_catalog
 from ketaclinic.services import clinic_settings
 from ketaclinic.services.audit import Actor, record, require_role
+from ketaclinic.services.mbc import PCL5_IDS
 from ketaclinic.services.mbc_model import InfusionAnchor
 from ketaclinic.services.mbc_timeline import NO_PROTOCOL, first_infusion, protocol_of
 from ketaclinic.services.ports import Clock, UnitOfWork
@@ -56,7 +58,7 @@ from ketaclinic.services.ports import Clock, UnitOfWork
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
-INSTRUMENT = "pcl5"
+INSTRUMENT = "pcl5"  # both forms count (PCL5_IDS); the report names the instrument once
 ALL_SITES = "All sites"
 GROUPING_NOTE = (
     "Grouped by site and by protocol: the protocol of the series holding the patient's first "
@@ -140,6 +142,7 @@ class OutcomeReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "instrument": INSTRUMENT,
+            "forms": list(PCL5_IDS),
             "start": self.start.isoformat() if self.start else None,
             "end": self.end.isoformat() if self.end else None,
             "groups": [g.as_dict() for g in self.groups],
@@ -169,7 +172,7 @@ def outcome_report(
     # Baselines may predate the range, so only the end is filtered in SQL (a day wider; exact
     # local dates are applied below).
     rows = uow.responses.cohort_totals(
-        INSTRUMENT,
+        frozenset(PCL5_IDS),
         frozenset(sites),
         None,
         _utc_midnight(end + dt.timedelta(days=2)) if end else None,

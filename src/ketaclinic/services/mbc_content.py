@@ -205,6 +205,14 @@ def catalogue(uow: UnitOfWork) -> list[dict[str, Any]]:
     return [_describe(get_instrument(i), packs.get(i, [])) for i in instrument_ids()]
 
 
+def describe_instrument(uow: UnitOfWork, instrument_id: str) -> dict[str, Any]:
+    """One shipped instrument as :func:`catalogue` gives it. Raises :class:`NotFound` naming
+    the id and the known ids for an unknown one."""
+    instrument = get_instrument(instrument_id)
+    packs = [p for p in uow.content_packs.all_latest() if p.pack.instrument_id == instrument.id]
+    return _describe(instrument, packs)
+
+
 def _describe(ins: Instrument, packs: list[StoredContentPack]) -> dict[str, Any]:
     low, high = ins.total_range
     return {

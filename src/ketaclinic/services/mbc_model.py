@@ -268,6 +268,18 @@ class SessionStart:
     protocol_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class BookedVisit:
+    """A visit on the schedule (not cancelled) of one of the patient's series: when the chair
+    is held (UTC), the site-local day and the series' protocol."""
+
+    visit_id: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    local_day: dt.date
+    protocol_id: str
+
+
 # --- self-report schedules -------------------------------------------------------------------
 
 

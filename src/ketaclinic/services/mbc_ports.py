@@ -15,6 +15,7 @@ from typing import Protocol
 
 from ketaclinic.domain.instruments import ContentPack
 from ketaclinic.services.mbc_model import (
+    BookedVisit,
     CohortColumns,
     InfusionAnchor,
     QuestionnaireResponse,
@@ -62,13 +63,15 @@ class ResponseRepository(Protocol):
 
     def cohort_totals(
         self,
-        instrument_id: str,
+        instrument_ids: frozenset[str],
         site_ids: frozenset[int],
         start: dt.datetime | None = None,
         end: dt.datetime | None = None,
     ) -> CohortColumns:
-        """Totals of ``instrument_id`` for patients of ``site_ids`` completed in
-        ``[start, end)``, ordered by patient id, then completion time, then response id."""
+        """Totals of any of ``instrument_ids`` (e.g. both PCL-5 forms) for patients of
+        ``site_ids`` completed in ``[start, end)``, ordered by patient id, then completion
+        time, then response id (the order ``for_patient`` uses, so "the last of a day" is the
+        same response in both)."""
         ...
 
 
@@ -163,6 +166,11 @@ class InfusionHistoryReader(Protocol):
 
     def session_starts(self, patient_id: int) -> list[SessionStart]:
         """The patient's infusion sessions that started, oldest first."""
+        ...
+
+    def booked_visits(self, patient_id: int) -> list[BookedVisit]:
+        """The patient's booked visits still on the schedule (cancelled ones left out), of
+        every series, oldest first (by start, then visit id)."""
         ...
 
 

@@ -26,12 +26,11 @@ from zoneinfo import ZoneInfo
 
 from ketaclinic.domain.audit import AuditAction
 from ketaclinic.domain.errors import InvalidInput, NotFound
-from ketaclinic.domain.instruments import score_instrument
 from ketaclinic.domain.people import CLINICAL_ROLES
 from ketaclinic.locale import N_, format_date, gettext
 from ketaclinic.services import mbc_safety
 from ketaclinic.services.audit import SYSTEM, Actor, record, require_role
-from ketaclinic.services.mbc import store_response
+from ketaclinic.services.mbc import score_with_clinic_values, store_response
 from ketaclinic.services.mbc_content import check_language, known_instrument, patient_instruments
 from ketaclinic.services.mbc_model import (
     QuestionnaireResponse,
@@ -280,7 +279,8 @@ def submit_self_report(
     link = usable_link(uow, clock, token)
     check_language(language)
     results = [
-        score_instrument(known_instrument(i), answers.get(i, {})) for i in link.instrument_ids
+        score_with_clinic_values(uow, known_instrument(i), answers.get(i, {}))
+        for i in link.instrument_ids
     ]
     patient = uow.patients.get(link.patient_id)
     if patient is None:  # a link outlives nothing: patients are never deleted

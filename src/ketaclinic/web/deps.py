@@ -34,6 +34,12 @@ def container(request: Request) -> Container:
     return cast(Container, request.app.state.container)
 
 
+async def _container_dependency(request: Request) -> Container:
+    # The dependency form of :func:`container`, async on purpose: FastAPI runs a plain ``def``
+    # dependency on a worker thread, and that hop costs far more than this attribute read.
+    return container(request)
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
@@ -41,7 +47,7 @@ def client_address(request: Request) -> str:
 def api_actor(
     request: Request,
     token: Annotated[str | None, Depends(oauth2)],
-    c: Annotated[Container, Depends(container)],
+    c: Annotated[Container, Depends(_container_dependency)],
 ) -> Actor:
     if not token:
         raise NotAuthenticated("sign in first: send 'Authorization: Bearer <token>'")
@@ -77,14 +83,16 @@ def _active_site(request: Request, sites: list[Site]) -> Site | None:
     return sites[0] if sites else None
 
 
-def page_actor(request: Request, c: Annotated[Container, Depends(container)]) -> Actor:
+def page_actor(request: Request, c: Annotated[Container, Depends(_container_dependency)]) -> Actor:
     principal = _session_principal(request, c)
     if principal is None:
         raise LoginRequired(request.url.path)
     return Actor(principal, client_address(request))
 
 
-def optional_page_actor(request: Request, c: Annotated[Container, Depends(container)]) -> Actor:
+def optional_page_actor(
+    request: Request, c: Annotated[Container, Depends(_container_dependency)]
+) -> Actor:
     """For public pages that still show the staff menu when someone is signed in."""
     return Actor(_session_principal(request, c), client_address(request))
 
@@ -118,5 +126,5 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="internal id")]
 ApiActor = Annotated[Actor, Depends(api_actor)]
 PageActor = Annotated[Actor, Depends(page_actor)]
 PublicActor = Annotated[Actor, Depends(optional_page_actor)]
-AppContainer = Annotated[Container, Depends(container)]
+AppContainer = Annotated[Container, Depends(_container_dependency)]
 Csrf = Depends(check_csrf)

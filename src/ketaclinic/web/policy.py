@@ -64,6 +64,7 @@ POLICIES: dict[str, Policy] = {
     "POST /admin/data/import/confirm": Policy(DIRECTOR),
     # measurement-based care
     "GET /api/v1/instruments": Policy(ALL_STAFF),
+    "GET /api/v1/instruments/{instrument_id}": Policy(ALL_STAFF),
     "GET /api/v1/patients/{patient_id}/scores": Policy(CLINICAL, patient_scoped=True),
     "POST /api/v1/patients/{patient_id}/questionnaire-responses": Policy(
         CLINICAL, patient_scoped=True
@@ -155,6 +156,8 @@ POLICIES: dict[str, Policy] = {
     "GET /api/v1/patients/{patient_id}/consent": Policy(CLINICAL, patient_scoped=True),
     "POST /api/v1/patients/{patient_id}/consent": Policy(CLINICAL, patient_scoped=True),
     "GET /api/v1/protocols": Policy(ALL_STAFF),
+    "POST /api/v1/protocols": Policy(DIRECTOR),
+    "POST /api/v1/consent/versions": Policy(DIRECTOR),
     "GET /api/v1/patients/{patient_id}/plan": Policy(CLINICAL, patient_scoped=True),
     "POST /api/v1/patients/{patient_id}/plan": Policy(
         frozenset({Role.PRESCRIBER}), patient_scoped=True
@@ -203,6 +206,7 @@ POLICIES: dict[str, Policy] = {
     ),
     "GET /patients/{patient_id}/dose": Policy(CLINICAL, patient_scoped=True),
     "GET /patients/{patient_id}/dose/preview": Policy(CLINICAL, patient_scoped=True),
+    "GET /patients/{patient_id}/dose/plot.svg": Policy(CLINICAL, patient_scoped=True),
     "POST /patients/{patient_id}/dose": Policy(
         frozenset({Role.NURSE, Role.PRESCRIBER}), patient_scoped=True
     ),
@@ -231,6 +235,10 @@ POLICIES: dict[str, Policy] = {
     "PUT /api/v1/settings/alert-rules": Policy(DIRECTOR),
     "GET /api/v1/settings/outcome-definitions": Policy(CLINICAL),
     "PUT /api/v1/settings/outcome-definitions": Policy(DIRECTOR),
+    "GET /admin/eligibility-rules": Policy(CLINICAL),
+    "POST /admin/eligibility-rules": Policy(DIRECTOR),
+    "GET /api/v1/settings/eligibility-rules": Policy(CLINICAL),
+    "PUT /api/v1/settings/eligibility-rules": Policy(DIRECTOR),
     # the infusion chair (area chair): sessions belong to a patient, so another site's is 404
     "GET /api/v1/sessions": Policy(CLINICAL),
     "POST /api/v1/sessions": Policy(CHAIR_STAFF),
@@ -240,6 +248,7 @@ POLICIES: dict[str, Policy] = {
     "POST /api/v1/sessions/{session_id}/start": Policy(CHAIR_STAFF, patient_scoped=True),
     "POST /api/v1/sessions/{session_id}/administration": Policy(CHAIR_STAFF, patient_scoped=True),
     "GET /api/v1/sessions/{session_id}/vitals": Policy(CLINICAL, patient_scoped=True),
+    "GET /api/v1/sessions/{session_id}/prediction": Policy(CLINICAL, patient_scoped=True),
     "POST /api/v1/sessions/{session_id}/vitals": Policy(CHAIR_STAFF, patient_scoped=True),
     "POST /api/v1/sessions/{session_id}/side-effects": Policy(CHAIR_STAFF, patient_scoped=True),
     "POST /api/v1/sessions/{session_id}/dissociation": Policy(CHAIR_STAFF, patient_scoped=True),

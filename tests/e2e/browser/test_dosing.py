@@ -5,6 +5,8 @@ draws the predicted concentration. A clinician opens the PK explorer."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -30,11 +32,21 @@ def test_a_soft_limit_override_is_confirmed_by_a_second_person(page, sign_in, sc
     open_dose_page(page, sign_in, "prescriber.mia")
     assert "kg" in page.inner_text("[data-testid=basis-actual]")
     assert "Within the drug library" in page.inner_text("[data-testid=limit-level]")
+    page.wait_for_load_state("networkidle")
+    assert image_loaded(page, "[data-testid=dose-plot] img")  # the curve before ordering
     screenshot("dosing-dose-page-tablet")
 
     page.fill("#mg_per_kg", "0.6")
-    # The live result arrives by htmx once typing pauses.
+    # The live result arrives by htmx once typing pauses; its plot follows the form.
     expect(page.locator("[data-testid=limit-level]")).to_contain_text("Soft limit")
+    expect(page.locator("[data-testid=dose-plot] img")).to_have_attribute(
+        "src", re.compile(r"mg_per_kg=0\.6")
+    )
+    page.locator("[data-testid=dose-plot] img").scroll_into_view_if_needed()
+    page.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=dose-plot] img');"
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
     assert "dose mg per kg" in page.inner_text("[data-testid=limit-hits]")
     page.locator("[data-testid=dose-result]").scroll_into_view_if_needed()
     screenshot("dosing-soft-limit-tablet")

@@ -29,10 +29,16 @@ def test_intake_then_the_prescribers_signature(page, sign_in, screenshot) -> Non
         page.fill(f"#{field}", value)
     page.check("input[name=conditions][value=seizure_disorder]")
     page.fill("#medications", "sertraline")
+    # The questionnaires are the score-entry forms (radio groups named p01…, q1…).
     for n in range(1, 21):
-        page.select_option(f"#p{n:02d}", "3")
+        page.check(f"#item-p{n:02d} input[value='3']")
     for n in range(1, 10):
-        page.select_option(f"#q{n}", "1" if n < 9 else "0")
+        page.check(f"#item-q{n} input[value='{1 if n < 9 else 0}']")
+    # Live totals as on score entry (static/mbc.js).
+    assert page.inner_text("[data-total-for=pcl5]") == "60"
+    assert page.inner_text("[data-subscale-total=B][data-subscale-for=pcl5]") == "15"
+    assert page.inner_text("[data-total-for=phq9]") == "8"
+    assert page.inner_text("[data-total-for=gad7]") == "–"
     screenshot("intake-form-nurse")
     page.click("button:has-text('Save intake and evaluate')")
     page.wait_for_url("**/eligibility")

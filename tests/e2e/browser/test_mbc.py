@@ -175,3 +175,21 @@ def test_the_director_edits_a_protocols_questionnaire_schedule(page, sign_in, sc
     page.wait_for_selector("text=Self-report schedule of")
     assert "24 h ahead" in page.inner_text("[data-testid=schedules]")
     screenshot("mbc-self-report-schedules")
+
+
+def test_the_chairs_cadss6_form_adds_up_as_the_nurse_clicks(page, sign_in, screenshot) -> None:
+    """MIA-2 holds DEMO-0011, checked in (pre-dose): nothing is saved, so the chair stays as
+    the other browser tests expect it."""
+    sign_in("nurse.mia")
+    page.goto("/board")
+    page.click('article[data-chair="MIA-2"] a.open')
+    form = page.locator("#dissociation form[data-score-form]")
+    assert form.locator("input[type=radio][name=item_22]").count() == 5
+    form.locator("#item-item_1 input[value='2']").check()
+    form.locator("#item-item_22 input[value='1']").check()
+    assert page.inner_text("[data-answered-for=cadss6]") == "2"
+    assert page.inner_text("[data-total-for=cadss6]") == "3 so far"
+    for n in (2, 6, 7, 15):
+        form.locator(f"#item-item_{n} input[value='1']").check()
+    assert page.inner_text("[data-total-for=cadss6]") == "7"
+    screenshot("chair-cadss6-live-total")

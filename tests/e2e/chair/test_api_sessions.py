@@ -9,6 +9,10 @@ import math
 
 import pytest
 
+from ketaclinic.services import dosing_library
+from ketaclinic.services.audit import Actor
+from ketaclinic.services.auth import principal_of
+
 NOW = lambda: dt.datetime.now(dt.UTC).isoformat()  # noqa: E731 - readings are timed "now"
 
 
@@ -36,9 +40,22 @@ def post(client, path: str, headers, body, expected: int = 200) -> dict:
     return response.json()
 
 
+def order_for(client, patient_id: int, mg_per_kg: float = 0.5, **extra: object) -> dict:
+    """``prescriber.mia`` orders ``mg_per_kg`` over 40 min in a 100 mL bag under feder-2021 on
+    the patient's latest weight (signed at once): the verified order the chair takes."""
+    body = {"mg_per_kg": mg_per_kg, "minutes": 40, "bag_ml": 100, "protocol": "feder-2021"}
+    headers = client.post(
+        "/api/v1/auth/token", data={"username": "prescriber.mia", "password": "demo-clinic-2026"}
+    ).json()
+    bearer = {"Authorization": f"Bearer {headers['access_token']}"}
+    return post(
+        client, f"/api/v1/patients/{patient_id}/dose-orders", bearer, {**body, **extra}, 201
+    )
+
+
 def ready_session(client, headers) -> int:
     """DEMO-0009 checked in at MIA-4 with every check cleared."""
-    _, weight = weight_of(client, headers, "DEMO-0009")
+    patient_id, weight = weight_of(client, headers, "DEMO-0009")
     body = post(client, "/api/v1/sessions", headers, {"chair": "MIA-4", "mrn": "DEMO-0009"}, 201)
     sid = body["id"]
     assert (body["state"], body["chair"], body["mrn"]) == ("checked_in", "MIA-4", "DEMO-0009")
@@ -58,8 +75,17 @@ def ready_session(client, headers) -> int:
         headers,
         {"item": "escort_confirmed", "escort_name": "Sam", "escort_phone": "555-0101"},
     )
+    refused = client.post(
+        checks, json={"item": "dose_verified", "dose": dose_for(weight)}, headers=headers
+    )
+    assert refused.status_code == 409, refused.text  # no order yet: the prescriber orders first
+    assert "no verified dose order" in refused.json()["error"]["message"]
+    order = order_for(client, patient_id)
     body = post(client, checks, headers, {"item": "dose_verified", "dose": dose_for(weight)})
     assert {c["outcome"] for c in body["checklist"]} == {"passed"}
+    planned = body["planned_dose"]
+    assert (planned["order_id"], planned["weight_basis"]) == (order["id"], "actual")
+    assert planned["dosing_weight_kg"] == pytest.approx(weight)
     assert len(body["checklist"]) == 7
     assert body["blocking"] == []
     return sid
@@ -128,7 +154,7 @@ def test_a_chair_in_use_is_a_conflict(client, token_for) -> None:
     assert "MIA-1 is occupied" in response.json()["error"]["message"]
 
 
-def test_a_dose_at_a_soft_limit_needs_a_second_person_and_a_hard_one_is_refused(
+def test_a_dose_must_match_the_order_and_the_orders_override_covers_its_soft_limit(
     client, token_for
 ) -> None:
     nurse = token_for("nurse.mia")
@@ -136,11 +162,20 @@ def test_a_dose_at_a_soft_limit_needs_a_second_person_and_a_hard_one_is_refused(
         "/api/v1/sessions", json={"chair": "MIA-4", "mrn": "DEMO-0009"}, headers=nurse
     ).json()["id"]
     checks = f"/api/v1/sessions/{sid}/checks"
+    patient_id, weight = weight_of(client, nurse, "DEMO-0009")
+    # 0.6 mg/kg (0.9 mg/kg/h over 40 min): above the soft limits, below the hard ones; the
+    # prescriber gives a reason and nurse.mia confirms as the second person.
+    order = order_for(client, patient_id, 0.6, override_reason="partial response at 0.5 mg/kg")
+    confirmed = client.post(
+        f"/api/v1/dose-orders/{order['id']}/override-confirmation", headers=nurse
+    )
+    assert confirmed.status_code == 200, confirmed.text
     hard = {"dose_mg": 200, "concentration_mg_per_ml": 2, "volume_ml": 100, "rate_ml_per_h": 150}
     response = client.post(checks, json={"item": "dose_verified", "dose": hard}, headers=nurse)
-    assert (response.status_code, response.json()["error"]["code"]) == (422, "hard_limit")
-    _, weight = weight_of(client, nurse, "DEMO-0009")
-    # 0.6 mg/kg (0.9 mg/kg/h over 40 min): above the soft limits, below the hard ones.
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("invalid_input", "dose_mg")
+    assert f"order #{order['id']}" in error["message"]
     concentration = round(0.6 * weight / 100, 4)
     soft = {
         "dose_mg": round(concentration * 100, 2),
@@ -148,21 +183,50 @@ def test_a_dose_at_a_soft_limit_needs_a_second_person_and_a_hard_one_is_refused(
         "volume_ml": 100,
         "rate_ml_per_h": 150,
     }
-    response = client.post(checks, json={"item": "dose_verified", "dose": soft}, headers=nurse)
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "override_required"
-    assert response.json()["error"]["field"] == "dose_mg_per_kg"
-    override = {
-        "reason": "partial response at 0.5 mg/kg",
-        "second_username": "prescriber.mia",
-        "second_password": "demo-clinic-2026",
-    }
-    body = post(
-        client, checks, nurse, {"item": "dose_verified", "dose": soft, "override": override}
-    )
+    body = post(client, checks, nurse, {"item": "dose_verified", "dose": soft})
     (line,) = [c for c in body["checklist"] if c["item"] == "dose_verified"]
     assert line["outcome"] == "passed"
-    assert "soft limit overridden" in line["note"]
+    assert "soft limit overridden: partial response at 0.5 mg/kg" in line["note"]
+    assert body["planned_dose"]["limit"] == "soft"
+    assert body["planned_dose"]["order_id"] == order["id"]
+
+
+def lower_clinic_limit(demo, quantity: str, soft: float, hard: float) -> None:
+    """The director approves lower clinic values for a feder-2021 limit (soft first: it must
+    stay inside the hard one)."""
+    with demo.uow() as uow:
+        director = Actor(principal_of(uow.users.by_username("director.mia")), "test")
+    for level, value in (("soft", soft), ("hard", hard)):
+        with demo.uow() as uow:
+            dosing_library.set_limit(
+                uow,
+                demo.clock,
+                director,
+                protocol_id="feder-2021",
+                quantity=quantity,
+                level=level,
+                value=value,
+                reason="clinic ceiling for new patients",
+            )
+
+
+def test_a_hard_limit_the_clinic_lowered_after_the_order_is_refused_at_the_chair(
+    client, token_for, demo
+) -> None:
+    nurse = token_for("nurse.mia")
+    sid = client.post(
+        "/api/v1/sessions", json={"chair": "MIA-4", "mrn": "DEMO-0009"}, headers=nurse
+    ).json()["id"]
+    patient_id, _ = weight_of(client, nurse, "DEMO-0009")
+    order_for(client, patient_id, 0.5)
+    lower_clinic_limit(demo, "dose_mg_per_kg", 0.4, 0.45)
+    response = client.post(
+        f"/api/v1/sessions/{sid}/checks", json={"item": "dose_verified"}, headers=nurse
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("hard_limit", "dose_mg_per_kg")
+    assert "0.45" in error["message"]
 
 
 def test_vitals_and_alerts_through_the_api(client, token_for) -> None:

@@ -10,12 +10,28 @@ import sqlalchemy as sa
 
 from ketaclinic.adapters.db import tables as t
 from ketaclinic.adapters.db import tables_chair as c
+from ketaclinic.domain.dosing import BagPreparation
+from ketaclinic.services import dosing
+from ketaclinic.services.audit import Actor
+from ketaclinic.services.auth import principal_of
+from ketaclinic.services.dosing_calc import DoseRequest
 
 
 def csrf(page_html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', page_html)
     assert found is not None
     return found.group(1)
+
+
+def order_dose(demo, mrn: str, mg_per_kg: float = 0.5) -> int:
+    """``prescriber.mia`` orders ``mg_per_kg`` over 40 min in a 100 mL bag under feder-2021 on
+    the patient's latest weight: the verified order the chair's dose check takes."""
+    request = DoseRequest(mg_per_kg, 40.0, BagPreparation(100.0), protocol_id="feder-2021")
+    with demo.uow() as uow:
+        patient = uow.patients.by_mrn(mrn)
+        prescriber = Actor(principal_of(uow.users.by_username("prescriber.mia")), "test")
+    with demo.uow() as uow:
+        return dosing.order_dose(uow, demo.clock, prescriber, patient.id, request).id
 
 
 def running_session(demo) -> int:
@@ -78,6 +94,15 @@ def test_a_nurse_checks_a_patient_in_and_starts_through_the_forms(client, login_
         patient = uow.patients.by_mrn("DEMO-0009")
         weight = uow.patients.measurements(patient.id)[-1].weight_kg
     concentration = int(0.5 * weight / 100 * 1e4) / 1e4  # rounded down: rate stays ≤ 0.75 mg/kg/h
+    assert 'data-testid="no-order"' in page.text  # nothing to verify until the prescriber orders
+    assert f'action="{path}/dose"' not in page.text
+    order_id = order_dose(demo, "DEMO-0009")
+    page = client.get(path)
+    assert (
+        f'Verified order <a href="/patients/{patient.id}/dose-orders/{order_id}">#{order_id}</a>'
+        in page.text
+    )
+    assert 'name="rate_ml_per_h" type="number" value="150"' in page.text  # filled in from it
     forms = [
         ("weight", {"weight_kg": str(weight)}),
         ("baseline", {"systolic": "118", "diastolic": "76", "heart_rate": "68", "spo2": "98"}),
@@ -101,6 +126,8 @@ def test_a_nurse_checks_a_patient_in_and_starts_through_the_forms(client, login_
     page = client.get(path)
     assert "Infusing" in page.text
     assert "LOT-77" in page.text
+    link = f'<a href="/patients/{patient.id}/dose-orders/{order_id}">#{order_id}</a>'
+    assert f'data-testid="session-order">dose order {link}, actual weight' in page.text
     assert f'src="{path}/concentration.svg' in page.text
 
 

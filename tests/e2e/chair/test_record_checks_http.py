@@ -15,12 +15,29 @@ import re
 import sqlalchemy as sa
 
 from ketaclinic.adapters.db import tables_chair as c
+from ketaclinic.domain.dosing import BagPreparation
+from ketaclinic.services import demo_chair, demo_intake, dosing
+from ketaclinic.services.audit import Actor
+from ketaclinic.services.auth import principal_of
+from ketaclinic.services.dosing_calc import DoseRequest
+from ketaclinic.services.intake_common import to_local
 
 
 def csrf(page_html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', page_html)
     assert found is not None
     return found.group(1)
+
+
+def order_dose(demo, mrn: str, mg_per_kg: float = 0.5) -> int:
+    """``prescriber.mia`` orders ``mg_per_kg`` over 40 min in a 100 mL bag under feder-2021 on
+    the patient's latest weight: the verified order the chair's dose check takes."""
+    request = DoseRequest(mg_per_kg, 40.0, BagPreparation(100.0), protocol_id="feder-2021")
+    with demo.uow() as uow:
+        patient = uow.patients.by_mrn(mrn)
+        prescriber = Actor(principal_of(uow.users.by_username("prescriber.mia")), "test")
+    with demo.uow() as uow:
+        return dosing.order_dose(uow, demo.clock, prescriber, patient.id, request).id
 
 
 def weight_of(demo, mrn: str) -> float:
@@ -42,6 +59,7 @@ def check_in_and_answer(client, demo, mrn: str) -> str:
     token = csrf(client.get(path).text)
     weight = weight_of(demo, mrn)
     concentration = int(0.5 * weight / 100 * 1e4) / 1e4  # rounded down: rate ≤ 0.75 mg/kg/h
+    order_dose(demo, mrn)
     forms = [
         ("weight", {"weight_kg": str(weight)}),
         ("baseline", {"systolic": "118", "diastolic": "76", "heart_rate": "68", "spo2": "98"}),
@@ -184,9 +202,20 @@ def test_record_items_take_no_answer_at_the_chair(client, token_for, demo) -> No
 
 
 def test_the_session_of_a_booked_patient_shows_its_visit(client, token_for, demo) -> None:
-    """DEMO-0001's infusion on MIA-1 is visit 2 of its series (services/demo_chair.py)."""
+    """DEMO-0001's infusion on MIA-1 is visit 2 of its series (services/demo_chair.py), or the
+    nearest visit number its protocol allows on today's weekday (services/demo_intake.py)."""
     nurse = token_for("nurse.mia")
     sessions = client.get("/api/v1/sessions?state=active", headers=nurse).json()["items"]
     (running,) = [s for s in sessions if s["mrn"] == "DEMO-0001"]
     body = client.get(f"/api/v1/sessions/{running['id']}", headers=nurse).json()
-    assert (body["visit"]["number"], body["visit"]["of"], body["visit"]["done_at"]) == (2, 6, None)
+    with demo.uow() as uow:
+        site = uow.sites.by_code("MIA")
+        row = uow.chair.get_session(running["id"])
+        day = to_local(row.checked_in_at, site).date()
+    seat = next(s for s in demo_chair.LAYOUT if s.mrn == "DEMO-0001")
+    number = demo_intake.visit_number_today(seat, day)
+    assert (body["visit"]["number"], body["visit"]["of"], body["visit"]["done_at"]) == (
+        number,
+        6,
+        None,
+    )

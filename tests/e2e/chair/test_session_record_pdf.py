@@ -197,6 +197,8 @@ def test_a_discharged_session_prints_its_discharge(client, login_as, demo) -> No
             sa.select(c.infusion_session.c.id)
             .join(t.patient, t.patient.c.id == c.infusion_session.c.patient_id)
             .where(t.patient.c.mrn == "DEMO-0015", c.infusion_session.c.state == "discharged")
+            .order_by(c.infusion_session.c.checked_in_at.desc())  # today's (earlier visits too)
+            .limit(1)
         ).scalar_one()
     response = client.get(f"/sessions/{sid}/record.pdf")
     assert response.status_code == 200

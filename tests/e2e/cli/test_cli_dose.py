@@ -4,6 +4,7 @@ limit or bad input is one stderr line and exit code 2."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,13 @@ from typer.testing import CliRunner, Result
 from ketaclinic.cli.pk import register
 
 STANDARD = ("--weight-kg", "70", "--mg-per-kg", "0.5", "--minutes", "40")
+
+
+@pytest.fixture(autouse=True)
+def no_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No database is configured (an empty data directory): the shipped library applies."""
+    monkeypatch.delenv("KETACLINIC_DATABASE_URL", raising=False)
+    monkeypatch.setenv("KETACLINIC_DATA_DIR", str(tmp_path / "var"))
 
 
 def invoke(*args: str) -> Result:
@@ -88,6 +96,42 @@ def test_undiluted_stock_is_a_hard_limit() -> None:
     result = invoke(*STANDARD, "--concentration-mg-per-ml", "100", "--json")
     assert result.exit_code == 2
     assert "concentration_mg_per_ml" in stderr_line(result)
+
+
+def test_a_hard_limit_with_json_prints_the_result_with_limit_hard_and_still_exits_2() -> None:
+    result = invoke(
+        "--weight-kg", "70", "--mg-per-kg", "1.5", "--minutes", "40", "--bag-ml", "100", "--json"
+    )
+    assert result.exit_code == 2
+    assert "dose_mg_per_kg" in stderr_line(result)
+    body = json.loads(result.stdout)
+    assert body["limit"] == "hard"
+    assert body["dose_mg"] == pytest.approx(105.0)
+    hard = [hit for hit in body["limits_hit"] if hit["level"] == "hard"]
+    assert [hit["quantity"] for hit in hard] == ["dose_mg_per_kg"]
+
+
+def test_without_a_database_the_shipped_library_is_used_and_said(tmp_path: Path) -> None:
+    body = as_json(*STANDARD, "--bag-ml", "100")
+    assert body["library"] == "shipped"
+    assert "no database configured" in body["library_note"]
+    assert str(tmp_path / "var" / "ketaclinic.sqlite3") in body["library_note"]
+    assert not (tmp_path / "var" / "ketaclinic.sqlite3").exists()  # nothing was created
+    human = invoke(*STANDARD, "--bag-ml", "100")
+    assert "shipped" in " ".join(human.stdout.split())
+
+
+def test_an_unreadable_database_falls_back_to_the_shipped_library_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "empty.sqlite3"
+    empty.write_bytes(b"")  # a database without ketaclinic's tables (never migrated)
+    monkeypatch.setenv("KETACLINIC_DATABASE_URL", f"sqlite:///{empty}")
+    body = as_json(*STANDARD, "--bag-ml", "100")
+    assert body["library"] == "shipped"
+    assert "could not be read" in body["library_note"]
+    assert "drug_limit_setting" in body["library_note"]
+    assert body["limit"] == "ok"
 
 
 def test_the_protocol_is_chosen_by_id() -> None:

@@ -4,6 +4,7 @@ a table; an unknown protocol or a bad date is one stderr line and exit code 2.""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import typer
@@ -77,3 +78,78 @@ def test_the_start_date_is_required() -> None:
     result = invoke("plan", "feder-2021")
     assert result.exit_code == 2
     assert "--start" in result.stderr
+
+
+# --- the clinic's own protocols from the configured database --------------------------------
+
+
+def _clinic_protocol_in(url: str) -> None:
+    import datetime as dt
+
+    from ketaclinic.adapters.db.engine import make_engine
+    from ketaclinic.adapters.db.uow import SqlUnitOfWorkFactory
+    from ketaclinic.domain.people import Role
+    from ketaclinic.services.intake_models import clinic_protocol
+
+    engine = make_engine(url)
+    try:
+        with SqlUnitOfWorkFactory(engine)() as uow:
+            user = uow.users.add("director.x", "Director", Role.DIRECTOR, frozenset(), "h")
+            weekly = clinic_protocol(
+                id="weekly-4",
+                name="Four weekly infusions",
+                infusion_count=4,
+                duration_weeks=4,
+                dose_mg_per_kg=0.5,
+                infusion_min=40,
+                weekdays=(1,),
+                observation_min=120,
+                setup_min=20,
+            )
+            uow.schedule.add_protocol(weekly, user.id, dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+            uow.commit()
+    finally:
+        engine.dispose()
+
+
+def test_a_clinic_protocol_is_planned_from_the_configured_database(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clinic_protocol_in(db_url)
+    monkeypatch.setenv("KETACLINIC_DATABASE_URL", db_url)
+    monkeypatch.setenv("KETACLINIC_DATA_DIR", str(tmp_path / "data"))
+    result = invoke("plan", "weekly-4", "--start", "2026-12-01", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "protocol": "weekly-4",
+        "dates": ["2026-12-01", "2026-12-08", "2026-12-15", "2026-12-22"],
+    }
+    unknown = invoke("plan", "weekly-5", "--start", "2026-12-01")
+    assert unknown.exit_code == 2
+    assert stderr_line(unknown) == (
+        "error: protocol: got 'weekly-5', expected one of abdallah-2022, feder-2021, "
+        "maintenance, weekly-4"
+    )
+
+
+def test_without_a_database_only_the_built_in_protocols_are_known_and_none_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KETACLINIC_DATABASE_URL", raising=False)
+    monkeypatch.setenv("KETACLINIC_DATA_DIR", str(tmp_path / "data"))
+    result = invoke("plan", "weekly-4", "--start", "2026-12-01")
+    assert result.exit_code == 2
+    assert stderr_line(result).endswith("expected one of abdallah-2022, feder-2021, maintenance")
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_database_that_cannot_be_read_is_bad_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "empty.sqlite3"  # never migrated: no protocol table
+    monkeypatch.setenv("KETACLINIC_DATABASE_URL", f"sqlite:///{empty}")
+    result = invoke("plan", "weekly-4", "--start", "2026-12-01")
+    assert result.exit_code == 2
+    assert stderr_line(result).startswith("error: database: got 'OperationalError', expected a ")
+    # a built-in protocol never touches the database
+    assert invoke("plan", "feder-2021", "--start", "2026-12-01").exit_code == 0

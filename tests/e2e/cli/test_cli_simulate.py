@@ -76,6 +76,34 @@ def test_population_gives_percentile_bands_instead_of_one_curve() -> None:
     assert again["plasma_percentiles_ng_per_ml"] == bands
 
 
+def test_population_cvs_and_the_threshold_can_be_set() -> None:
+    base = ("--model", "kamp", *STANDARD, "--population", "500", "--seed", "4")
+    default = as_json(*base)
+    assert default["cv_given"] == []
+    wider = as_json(*base, "--cv", "cl_l_per_min=0.6", "--cv", "v1_l=0.8")
+    assert wider["cv"]["cl_l_per_min"] == 0.6
+    assert wider["cv"]["v1_l"] == 0.8
+    assert wider["cv"]["v2_l"] == default["cv"]["v2_l"]  # the others keep the defaults
+    assert wider["cv_given"] == ["cl_l_per_min", "v1_l"]
+    assert "the given ones are the caller's" in wider["cv_provenance"]
+    end = wider["times_min"].index(40.0)
+    spread = {
+        name: body["plasma_percentiles_ng_per_ml"]["95"][end]
+        - body["plasma_percentiles_ng_per_ml"]["5"][end]
+        for name, body in (("default", default), ("wider", wider))
+    }
+    assert spread["wider"] > spread["default"]
+    at_150 = as_json(*base, "--threshold-ng-per-ml", "150")
+    assert "150" in at_150["probability_peak_above_ng_per_ml"]
+    single = as_json("--model", "kamp", *STANDARD, "--threshold-ng-per-ml", "150")
+    assert list(single["time_above_ng_per_ml"]) == ["150"]
+    assert (
+        0
+        < single["time_above_ng_per_ml"]["150"]
+        < as_json("--model", "kamp", *STANDARD)["time_above_ng_per_ml"]["100"]
+    )
+
+
 def test_an_svg_plot_is_written(tmp_path: Path) -> None:
     target = tmp_path / "curve.svg"
     body = as_json("--model", "kamp", *STANDARD, "--plot", str(target))
@@ -105,6 +133,12 @@ def test_a_png_plot_of_a_population_is_written(tmp_path: Path) -> None:
         (("--population", "0"), "population", "1–100,000"),
         (("--population", "1000000000"), "population", "1–100,000"),
         (("--plot", "curve.pdf"), "plot", ".svg or .png"),
+        (("--cv", "v1_l=0.5"), "cv", "--population as well"),
+        (("--population", "10", "--cv", "clearance=0.5"), "cv", "one of v1_l"),
+        (("--population", "10", "--cv", "v1_l=30"), "cv.v1_l", "a fraction in 0–2"),
+        (("--population", "10", "--cv", "v1_l"), "cv", "NAME=FRACTION"),
+        (("--threshold-ng-per-ml", "0"), "threshold_ng_per_ml", "more than 0"),
+        (("--threshold-ng-per-ml", "50000"), "threshold_ng_per_ml", "at most 10,000 ng/mL"),
     ],
 )
 def test_bad_input_is_one_line_naming_field_value_and_range(

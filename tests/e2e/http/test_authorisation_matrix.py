@@ -373,6 +373,8 @@ def chair_fill(demo, path: str) -> str:
         }.get(suffix, Target.RUNNING)
         if suffix == "start":  # the start reads consent and eligibility from the record
             demo_intake.clear_for_treatment(uow, demo.clock, patient)
+        if suffix == "dose":  # the chair verifies the dose against the patient's verified order
+            _order_twenty_mg(uow, patient, prescriber, now)
         row = build_session(
             uow,
             patient=patient,
@@ -421,6 +423,22 @@ def chair_fill(demo, path: str) -> str:
     return path.replace("{session_id}", str(row.id))
 
 
+def _order_twenty_mg(uow, patient, prescriber, now) -> None:
+    """A verified order (signed by ``prescriber``) of 20 mg in a 100 mL bag over 40 min under
+    feder-2021 on the patient's latest weight: the programme the chair's dose sample posts."""
+    from ketaclinic.domain.dosing import BagPreparation
+    from ketaclinic.services.dosing_calc import DoseRequest, build_order, compute
+    from ketaclinic.services.dosing_library import clinic_library
+
+    weight = uow.patients.measurements(patient.id)[-1].weight_kg
+    request = DoseRequest(20.0 / weight, 40.0, BagPreparation(100.0), protocol_id="feder-2021")
+    computation = compute(uow, patient, request, clinic_library(uow))
+    order = build_order(
+        patient, computation, request, prepared_by=prescriber.id, at=now, signed=True, override=None
+    )
+    uow.dosing.add_order(order)
+
+
 def fill_path(demo, path: str, patient_id: int) -> str:
     """A fresh safety task or self-report link per call: both are used up by one call."""
     import datetime as dt
@@ -448,6 +466,7 @@ def fill_path(demo, path: str, patient_id: int) -> str:
         path = path.replace("{token}", issued.token)
     if "{notice_id}" in path:
         path = path.replace("{notice_id}", str(self_report_notice(demo, patient_id)))
+    path = path.replace("{instrument_id}", "pcl5")
     if "{order_id}" in path:
         order_id = dose_order(demo, patient_id, override=path.endswith("override-confirmation"))
         path = path.replace("{order_id}", str(order_id))
@@ -700,6 +719,9 @@ def intake_samples(csrf: str, site: str, n: int) -> dict[str, dict[str, object]]
             }
         },
         "POST /admin/hours": {"data": {"csrf_token": csrf, "slot_min": "15", **weekdays}},
+        "POST /admin/eligibility-rules": {
+            "data": {"csrf_token": csrf, "key": "age_max", "reset": "1", "reason": "Matrix"}
+        },
         **intake_api_samples(site, n, today),
     }
 
@@ -736,6 +758,21 @@ def intake_api_samples(site: str, n: int, today: object) -> dict[str, dict[str, 
         f"POST {visit}/cancel": {"json": {"reason": "patient asked to cancel"}},
         f"POST {api}/series/{{series_id}}/decision": {"json": {"decision": "maintenance"}},
         "PUT /api/v1/sites/{site_code}/hours": {"json": {"slot_min": 15, "days": open_days}},
+        "POST /api/v1/consent/versions": {"json": {"body_en": f"Consent text {n}"}},
+        "POST /api/v1/protocols": {
+            "json": {
+                "id": f"api-clinic-{n}",
+                "name": "Matrix weekly",
+                "infusion_count": 4,
+                "duration_weeks": 4,
+                "dose_mg_per_kg": 0.5,
+                "infusion_min": 40,
+                "spacing_days": 7,
+            }
+        },
+        "PUT /api/v1/settings/eligibility-rules": {
+            "json": {"key": "age_max", "value": None, "reason": "Matrix check"}
+        },
         "GET /api/v1/export/ndjson": {"params": {"site": site, "type": "Patient"}},
         "POST /api/v1/export/research": {"json": {"site": site, "key": "ab" * 32}},
         "POST /api/v1/import/patients": {
@@ -773,10 +810,17 @@ def intake_fill(demo, path: str, patient_id: int) -> str:
             day += dt.timedelta(days=1)
             while day.weekday() > 4:
                 day += dt.timedelta(days=1)
-        start = dt.datetime.combine(day, dt.time(8), tzinfo=zone).astimezone(dt.UTC)
         with demo.uow() as uow:
             patient = uow.patients.get(patient_id)
             chair = next(c for c in uow.sites.chairs(patient.site_id) if c.code.endswith("-2"))
+            # The demo clinic's own series occupy some days: take the next one the chair is free.
+            while True:
+                start = dt.datetime.combine(day, dt.time(8), tzinfo=zone).astimezone(dt.UTC)
+                window = (start - dt.timedelta(hours=4), start + dt.timedelta(hours=4))
+                taken = uow.schedule.visits_between(patient.site_id, *window)
+                if day.weekday() < 5 and not any(v.chair_id == chair.id for v in taken):
+                    break
+                day += dt.timedelta(days=1)
             plan = uow.schedule.plans(patient_id)[0]
             series = uow.schedule.add_series(
                 Series(0, patient_id, patient.site_id, plan.id, plan.protocol_id, 1, start),

@@ -72,7 +72,10 @@ def test_the_intake_form_takes_an_optional_gad7(client, demo, login_as) -> None:
         data=intake_form(weight_kg=weight, g1="2") | {"csrf_token": token},
     )
     assert partial.status_code == 422
-    assert re.search(r'id="g2"[^>]*aria-invalid="true"', partial.text)
+    # The answers are the score-entry radio groups (templates/mbc/_instrument.html).
+    assert re.search(r'name="g2" value="\d"[^>]*aria-invalid="true"', partial.text)
+    assert 'id="problem-g2"' in partial.text
+    assert 'name="g1" value="2" checked' in partial.text
     of_patient = (
         m.questionnaire_response.c.patient_id == pid,
         m.questionnaire_response.c.instrument_id == "gad7",

@@ -285,7 +285,9 @@ def test_the_newest_reading_of_each_vital_and_a_thinned_trend(uow_factory) -> No
         uow.commit()
     with uow_factory() as uow:
         latest = uow.chair.latest_readings([row.id, other.id], since=at(30))
-        trend = uow.chair.series(row.id, [VitalKind.HEART_RATE], since=at(0), max_points=6)
+        trend = uow.chair.series(
+            row.id, [VitalKind.HEART_RATE], since=at(0), until=at(60), max_points=6
+        )
         assert uow.chair.get_session(row.id).updated_at == at(70)
         assert len(uow.chair.session_readings(row.id)) == 61
     assert [(r.reading.kind, r.reading.value) for r in latest[row.id]] == [
@@ -295,9 +297,12 @@ def test_the_newest_reading_of_each_vital_and_a_thinned_trend(uow_factory) -> No
     with uow_factory() as uow:
         everything = uow.chair.latest_readings([other.id], since=at(0))
     assert [r.reading.value for r in everything[other.id]] == [97]
-    # 60 usable points, at most 6: every 11th back from the newest; the implausible 200 is
-    # left out.
-    assert [v for _, v in trend[VitalKind.HEART_RATE]] == [64, 75, 86, 97, 108, 119]
+    # 60 usable points (minute m holds 60 + m), at most 6: six 10-minute slices, each showing
+    # its newest reading; the last slice is open, and the implausible 200 is left out.
+    assert [v for _, v in trend[VitalKind.HEART_RATE]] == [69, 79, 89, 99, 109, 119]
+    assert [at_ for at_, _ in trend[VitalKind.HEART_RATE]] == [
+        at(m) for m in (9, 19, 29, 39, 49, 59)
+    ]
 
 
 def _alert(s: Seed, row_id: int, spo2: float, minute: float) -> StoredAlert:

@@ -19,6 +19,7 @@ from ketaclinic.adapters.memory import MemoryUnitOfWorkFactory
 from ketaclinic.domain.drug_library import LimitLevel, Quantity
 from ketaclinic.domain.people import BodyMeasurement, NewPatient, Role, Sex
 from ketaclinic.domain.weight import WeightBasis
+from ketaclinic.services.chair_ports import NewSession
 from ketaclinic.services.dosing_ports import (
     ClinicSetting,
     ConfirmationMethod,
@@ -27,10 +28,12 @@ from ketaclinic.services.dosing_ports import (
     OrderStatus,
     OverrideRequest,
     PreparationKind,
+    SessionOrder,
     StoredLimitHit,
 )
 
 T0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
+HOUR = dt.timedelta(hours=1)
 HIT = StoredLimitHit(
     quantity=Quantity.DOSE_MG_PER_KG,
     value=0.6,
@@ -258,3 +261,34 @@ def test_a_clinic_setting_is_replaced_not_duplicated(factory: object) -> None:
         uow.commit()
     with factory() as uow:  # type: ignore[operator]
         assert uow.dosing.setting("pk_model") == ClinicSetting("pk_model", "domino", s.nurse, T0)
+
+
+def test_a_sessions_order_is_stored_and_replaced_not_duplicated(factory: object) -> None:
+    s = seed(factory)
+    with factory() as uow:  # type: ignore[operator]
+        chair = uow.sites.add_chair(s.site_id, "MIA-1", "Chair 1")
+        session = uow.chair.add_session(
+            NewSession(s.patient_id, s.site_id, chair.id, "default", False, T0, s.nurse)
+        )
+        first = uow.dosing.add_order(new_order(s))
+        second = uow.dosing.add_order(new_order(s, T0 + dt.timedelta(minutes=5)))
+        assert uow.dosing.session_order(session.id) is None
+        link = SessionOrder(session.id, first.id, WeightBasis.ADJUSTED, 63.8, s.nurse, T0)
+        uow.dosing.link_session_order(link)
+        uow.commit()
+    with factory() as uow:  # type: ignore[operator]
+        assert uow.dosing.session_order(session.id) == link
+        later = dataclasses.replace(
+            link, order_id=second.id, weight_basis=WeightBasis.ACTUAL, dosing_weight_kg=70.0
+        )
+        uow.dosing.link_session_order(later)
+        uow.rollback()
+    with factory() as uow:  # type: ignore[operator]
+        assert uow.dosing.session_order(session.id) == link  # the rollback kept the first
+        uow.dosing.link_session_order(dataclasses.replace(later, verified_at=T0 + HOUR))
+        uow.commit()
+    with factory() as uow:  # type: ignore[operator]
+        stored = uow.dosing.session_order(session.id)
+        assert stored == dataclasses.replace(later, verified_at=T0 + HOUR)
+        assert stored.verified_at.tzinfo is not None
+        assert uow.dosing.session_order(session.id + 1000) is None

@@ -114,10 +114,10 @@ def test_an_unknown_mrn_is_refused_without_echoing_it_and_stores_nothing(demo) -
         assert list(stored) == ["U-2"]
 
 
-def test_the_duplicate_check_searches_the_sender_index_and_never_scans(demo) -> None:
+def test_the_duplicate_check_searches_the_control_id_index_and_never_scans(demo) -> None:
     # Every batch asks which of its messages were stored before. Answered by scanning, that
     # question costs more with every message the clinic ever received; it must be a search of
-    # the (application, facility, control id) unique index on either engine.
+    # the index led by the control id (migration hl7_0001) on either engine.
     from ketaclinic.adapters.hl7.parser import parse_oru
 
     other_sender = oru("DUP-9", "DEMO-0001").replace(b"|BEDSIDE|DEMO-MIA|", b"|BEDSIDE|DEMO-FLL|")
@@ -142,7 +142,7 @@ def test_the_duplicate_check_searches_the_sender_index_and_never_scans(demo) -> 
     assert "monitor_message" in plan
     assert "SCAN monitor_message" not in plan  # SQLite: a search, not a walk of the table
     assert "Seq Scan" not in plan  # PostgreSQL
-    assert "uq_monitor_message_sender" in plan or "sqlite_autoindex_monitor_message" in plan
+    assert "ix_monitor_message_control" in plan
 
 
 def test_the_newest_readings_come_from_the_index_without_sorting(demo) -> None:
@@ -154,7 +154,8 @@ def test_the_newest_readings_come_from_the_index_without_sorting(demo) -> None:
     checks: list[tuple[str, object]] = []
 
     def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        if "SELECT (SELECT session_vital.reading_id" in statement:
+        # SQLite: one scalar subquery per (session, vital); PostgreSQL: one LATERAL seek each.
+        if "SELECT (SELECT session_vital.reading_id" in statement or "LATERAL" in statement:
             checks.append((statement, parameters))
 
     sa.event.listen(demo.engine, "before_cursor_execute", capture)

@@ -183,7 +183,7 @@ def test_cohort_totals_are_scoped_to_sites_and_dates_in_patient_time_order(uow_f
         uow.commit()
     with uow_factory() as uow:
         both = frozenset({ids["mia"], ids["fll"]})
-        cols = uow.responses.cohort_totals("phq9", both)
+        cols = uow.responses.cohort_totals(frozenset({"phq9"}), both)
         p1, p2 = ids["p1"], ids["p2"]
         expected = [(p1, 0, 18), (p1, 14, 9), (p1, 40, 0), (p2, 0, 27), (p2, 7, 9)]
         if p2 < p1:
@@ -197,16 +197,49 @@ def test_cohort_totals_are_scoped_to_sites_and_dates_in_patient_time_order(uow_f
         assert min(cols.completed_s) == pytest.approx(T0.timestamp(), abs=1e-3)
         sites = dict(zip(cols.patient_id, cols.site_id, strict=True))
         assert sites == {p1: ids["mia"], p2: ids["fll"]}
-        mia_only = uow.responses.cohort_totals("phq9", frozenset({ids["mia"]}))
+        mia_only = uow.responses.cohort_totals(frozenset({"phq9"}), frozenset({ids["mia"]}))
         assert set(mia_only.patient_id) == {p1}
         window = uow.responses.cohort_totals(
-            "phq9", both, T0 + dt.timedelta(days=1), T0 + dt.timedelta(days=40)
+            frozenset({"phq9"}), both, T0 + dt.timedelta(days=1), T0 + dt.timedelta(days=40)
         )
         assert (
             list(zip(window.patient_id, window.total, strict=True))
             == [(p1, 9), (p2, 9)][:: 1 if p1 < p2 else -1]
         )
-        assert len(uow.responses.cohort_totals("gad7", both)) == 0
+        assert len(uow.responses.cohort_totals(frozenset({"gad7"}), both)) == 0
+
+
+def test_cohort_totals_of_several_instruments_interleave_in_time_order(uow_factory) -> None:
+    """Both PCL-5 forms together (as the cohort report asks), one list in time order."""
+    ids = seed(uow_factory)
+    with uow_factory() as uow:
+        for form, minutes, value in (
+            ("pcl5-week", 30, 1),
+            ("pcl5", 0, 2),
+            ("pcl5", 60, 3),
+            ("phq9", 45, 0),
+        ):
+            at = T0 + dt.timedelta(minutes=minutes)
+            answers = [value] * (9 if form == "phq9" else 20)
+            uow.responses.add(
+                QuestionnaireResponse.scored(
+                    score(form, answers),
+                    patient_id=ids["p1"],
+                    source=ResponseSource.SELF_REPORT,
+                    entered_by=None,
+                    completed_at=at,
+                    language="en",
+                ),
+                T0,
+            )
+        uow.commit()
+    with uow_factory() as uow:
+        both = uow.responses.cohort_totals(
+            frozenset({"pcl5", "pcl5-week"}), frozenset({ids["mia"]})
+        )
+        only_week = uow.responses.cohort_totals(frozenset({"pcl5-week"}), frozenset({ids["mia"]}))
+    assert list(both.total) == [40, 20, 60]
+    assert list(only_week.total) == [20]
 
 
 def test_safety_tasks_open_close_once_and_record_who_and_when(uow_factory) -> None:

@@ -115,6 +115,34 @@ def test_anchors_come_from_sessions_visits_and_plans(uow_factory) -> None:
     assert {s.protocol_id for s in starts} == {"abdallah-2022"}
 
 
+def test_booked_visits_list_every_series_oldest_first_without_cancelled_ones(uow_factory) -> None:
+    ids = seed(uow_factory)
+    day = dt.timedelta(days=1)
+    with uow_factory() as uow:
+        late = book(uow, ids, "p1", "feder-2021", [T0 + 9 * day, T0 + 11 * day], "chair1")
+        book(uow, ids, "p1", "abdallah-2022", [T0 + 2 * day], "chair2")
+        book(uow, ids, "p2", "feder-2021", [T0 + 4 * day], "chair2")
+        uow.commit()
+    with uow_factory() as uow:
+        series = uow.schedule.get_series(late.id)
+        uow.schedule.cancel_visit(series.visits[1].id, ids["nurse"], T0, "patient unwell")
+        uow.commit()
+    with uow_factory() as uow:
+        visits = uow.infusion_history.booked_visits(ids["p1"])
+        none = uow.infusion_history.booked_visits(ids["p3"])
+    assert [(v.starts_at, v.ends_at, v.local_day, v.protocol_id) for v in visits] == [
+        (
+            T0 + 2 * day,
+            T0 + 2 * day + dt.timedelta(hours=2),
+            (T0 + 2 * day).date(),
+            "abdallah-2022",
+        ),
+        (T0 + 9 * day, T0 + 9 * day + dt.timedelta(hours=2), (T0 + 9 * day).date(), "feder-2021"),
+    ]
+    assert visits[1].visit_id == series.visits[0].id
+    assert none == []
+
+
 def test_schedule_settings_are_saved_and_replaced(uow_factory) -> None:
     ids = seed(uow_factory)
     first = ScheduleSettings("feder-2021", ("pcl5", "phq9"), 48, ("pcl5",), 4, ids["nurse"], T0)

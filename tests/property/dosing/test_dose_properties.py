@@ -13,7 +13,13 @@ from ketaclinic.domain.dosing import (
     StockPreparation,
     compute_dose,
 )
-from ketaclinic.domain.drug_library import LimitLevel, evaluate, limits_for
+from ketaclinic.domain.drug_library import (
+    LimitLevel,
+    Quantity,
+    evaluate,
+    evaluate_values,
+    limits_for,
+)
 from ketaclinic.domain.errors import InvalidInput
 from ketaclinic.domain.weight import LB_PER_KG, WeightFindingCode, check_plausibility, dosing_weight
 
@@ -98,3 +104,31 @@ def test_a_previous_weight_times_2_2046_is_always_flagged_as_pounds(previous_kg:
 @given(st.floats(min_value=40.0, max_value=200.0), st.floats(min_value=-0.099, max_value=0.099))
 def test_a_change_under_ten_percent_is_never_a_finding(previous_kg: float, change: float) -> None:
     assert check_plausibility(previous_kg * (1 + change), previous_kg) == ()
+
+
+@given(st.floats(min_value=35.0, max_value=200.0))
+def test_the_standard_programme_read_back_at_the_chair_stays_within_the_limits(
+    weight_kg: float,
+) -> None:
+    """0.5 mg/kg over 40 min in a 100 mL bag, as the chair checks it from the pump's programme
+    (mg/kg/h = mL/h x mg/mL / kg): rounding in that product never asks for an override."""
+    dose = compute_dose(dosing_weight(weight_kg), 0.5, 40.0, BagPreparation(100.0))
+    concentration = dose.concentration_mg_per_ml
+    rate = dose.pump_rate_ml_per_h * concentration / weight_kg
+    evaluation = evaluate_values(
+        limits_for("feder-2021"),
+        {Quantity.RATE_MG_PER_KG_PER_H: rate, Quantity.DOSE_MG_PER_KG: dose.dose_mg / weight_kg},
+    )
+    assert evaluation.level is LimitLevel.OK, evaluation.hits
+
+
+@given(st.floats(min_value=1e-6, max_value=0.5))
+def test_a_rate_above_the_soft_limit_by_a_real_amount_still_needs_an_override(
+    excess: float,
+) -> None:
+    """The rounding allowance is far below anything a pump can deliver: a millionth above the
+    0.75 mg/kg/h soft limit is already beyond it."""
+    evaluation = evaluate_values(
+        limits_for("feder-2021"), {Quantity.RATE_MG_PER_KG_PER_H: 0.75 * (1.0 + excess)}
+    )
+    assert evaluation.level is not LimitLevel.OK

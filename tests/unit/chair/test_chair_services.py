@@ -9,6 +9,7 @@ import pytest
 from ketaclinic.domain.alerts import AlertState, AlertTier
 from ketaclinic.domain.audit import AuditAction
 from ketaclinic.domain.discharge import AldreteScore
+from ketaclinic.domain.dosing import BagPreparation
 from ketaclinic.domain.errors import (
     Conflict,
     IllegalTransition,
@@ -28,11 +29,15 @@ from ketaclinic.services import (
     chair_sessions,
     chair_views,
     chair_vitals,
+    dosing,
+    dosing_library,
 )
 from ketaclinic.services.chair_discharge import SideEffectInput
 from ketaclinic.services.chair_mar import DoseValues, OverrideRequest
 from ketaclinic.services.chair_ports import FLAG_IMPLAUSIBLE, LimitLevelSeen, Timepoint
 from ketaclinic.services.chair_vitals import sweep
+from ketaclinic.services.dosing_calc import DoseRequest
+from ketaclinic.services.dosing_ports import ConfirmationMethod, DoseOrder
 
 # 0.5 mg/kg for 80 kg over 40 min in a 100 mL bag: 40 mg, 0.4 mg/mL, 150 mL/h = 0.75 mg/kg/h,
 # exactly at (not above) the library's soft limits [feder-2021 defaults, drug_library.py].
@@ -59,6 +64,24 @@ def check_in(c, chair: str = "MIA-1", patient: int | None = None, **kw) -> int:
     return row.id
 
 
+def order_dose(c, sid: int, mg_per_kg: float = 0.5, reason: str = "") -> DoseOrder:
+    """The prescriber orders ``mg_per_kg`` over 40 min in a 100 mL bag for the session's
+    patient on their latest weight (a soft limit with ``reason``, confirmed by the nurse)."""
+    with c.uow() as uow:
+        patient_id = uow.chair.get_session(sid).patient_id
+    request = DoseRequest(
+        mg_per_kg, 40.0, BagPreparation(100.0), protocol_id="feder-2021", override_reason=reason
+    )
+    with c.uow() as uow:
+        order = dosing.order_dose(uow, c.clock, c.prescriber, patient_id, request)
+    if reason:
+        with c.uow() as uow:
+            order = dosing.confirm_override(
+                uow, c.clock, c.nurse, order.id, via=ConfirmationMethod.PASSWORD
+            )
+    return order
+
+
 def clear_checklist(c, sid: int, dose: DoseValues = DOSE) -> None:
     """Answer every item asked at the chair (consent, eligibility and the safety review are
     read from the patient's record, which the clinic fixture puts in order)."""
@@ -77,6 +100,7 @@ def clear_checklist(c, sid: int, dose: DoseValues = DOSE) -> None:
         )
     with c.uow() as uow:
         chair_sessions.confirm_escort(uow, c.clock, c.nurse, sid, name="Sam Doe", phone="555-0101")
+    order_dose(c, sid)  # 0.5 mg/kg of 80 kg: DOSE
     with c.uow() as uow:
         chair_mar.verify_dose(uow, c.clock, c.nurse, c.passwords, sid, dose)
 
@@ -198,6 +222,7 @@ def test_an_occupied_chair_or_a_patient_in_a_session_is_a_conflict(clinic) -> No
 def test_starting_before_the_checklist_is_cleared_lists_every_open_item(clinic) -> None:
     c = clinic
     sid = check_in(c)
+    order_dose(c, sid)
     with c.uow() as uow:
         chair_mar.verify_dose(uow, c.clock, c.nurse, c.passwords, sid, DOSE)
     with c.uow() as uow, pytest.raises(IllegalTransition) as refused:
@@ -309,24 +334,118 @@ def test_a_bp_hold_is_released_only_by_a_prescriber_with_a_reason(clinic) -> Non
     assert released.outcome is CheckOutcome.OVERRIDDEN
 
 
-def test_a_dose_at_a_hard_limit_is_refused_and_nothing_is_stored(clinic) -> None:
+def test_the_dose_needs_a_verified_order_and_must_match_it(clinic) -> None:
     c = clinic
     sid = check_in(c)
-    # 90 mg for 80 kg is 1.125 mg/kg: above the 1 mg/kg hard ceiling (drug_library.py).
-    with c.uow() as uow, pytest.raises(LimitExceeded, match="dose_mg"):
+    with c.uow() as uow, pytest.raises(IllegalTransition, match="no verified dose order"):
+        chair_mar.verify_dose(uow, c.clock, c.nurse, c.passwords, sid, DOSE)
+    with c.uow() as uow:  # a nurse's order awaiting the prescriber's signature is not enough
+        patient = uow.chair.get_session(sid).patient_id
+        request = DoseRequest(0.5, 40.0, BagPreparation(100.0), protocol_id="feder-2021")
+        dosing.order_dose(uow, c.clock, c.nurse, patient, request)
+    with c.uow() as uow, pytest.raises(IllegalTransition, match="no verified dose order"):
+        chair_mar.verify_dose(uow, c.clock, c.nurse, c.passwords, sid, DOSE)
+    order = order_dose(c, sid)
+    # 90 mg in 100 mL is not what the prescriber ordered (40 mg): refused, naming the order.
+    with c.uow() as uow, pytest.raises(InvalidInput, match=f"order #{order.id}") as refused:
         chair_mar.verify_dose(
             uow, c.clock, c.nurse, c.passwords, sid, DoseValues(90, 0.9, 100, 150)
         )
+    assert refused.value.field == "dose_mg"
+    with c.uow() as uow, pytest.raises(InvalidInput, match="rate_ml_per_h"):
+        chair_mar.verify_dose(
+            uow, c.clock, c.nurse, c.passwords, sid, DoseValues(40, 0.4, 100, 200)
+        )
+    assert session(c, sid).planned is None
+    with c.uow() as uow:
+        assert uow.chair.checks(sid) == []
+        assert uow.dosing.session_order(sid) is None
+    with c.uow() as uow:  # no values: the order's own programme
+        result = chair_mar.verify_dose(uow, c.clock, c.nurse, c.passwords, sid)
+    assert f"order #{order.id}" in result.note
+    planned = session(c, sid).planned
+    assert (planned.dose_mg, planned.concentration_mg_per_ml, planned.rate_ml_per_h) == (
+        40.0,
+        0.4,
+        150.0,
+    )
+    with c.uow() as uow:
+        link = uow.dosing.session_order(sid)
+    assert (link.order_id, link.weight_basis.value, link.dosing_weight_kg) == (
+        order.id,
+        "actual",
+        80.0,
+    )
+    assert link.verified_by == c.nurse.principal.user_id
+
+
+def test_an_order_older_than_a_day_or_under_another_protocol_is_not_taken(clinic) -> None:
+    c = clinic
+    sid = check_in(c)
+    order_dose(c, sid)
+    c.minutes(24 * 60 + 1)
+    with c.uow() as uow, pytest.raises(IllegalTransition, match="last 24 hours"):
+        chair_mar.verify_dose(uow, c.clock, c.nurse, c.passwords, sid, DOSE)
+    with c.uow() as uow:
+        patient = uow.chair.get_session(sid).patient_id
+        request = DoseRequest(0.5, 40.0, BagPreparation(100.0), protocol_id="abdallah-2022")
+        dosing.order_dose(uow, c.clock, c.prescriber, patient, request)
+    with c.uow() as uow, pytest.raises(IllegalTransition, match="protocol feder-2021"):
+        chair_mar.verify_dose(uow, c.clock, c.nurse, c.passwords, sid, DOSE)
+
+
+def test_an_order_on_a_weight_far_from_todays_is_refused(clinic) -> None:
+    c = clinic
+    sid = check_in(c)
+    order = order_dose(c, sid)  # on the 80 kg of last week
+    with c.uow() as uow:
+        chair_sessions.confirm_weight(uow, c.clock, c.nurse, sid, 70.0, confirmed=True)
+    with c.uow() as uow, pytest.raises(InvalidInput, match=f"80 kg dose order #{order.id}"):
+        chair_mar.verify_dose(uow, c.clock, c.nurse, c.passwords, sid, DOSE)
+    assert session(c, sid).planned is None
+
+
+def test_a_clinic_lowered_hard_limit_is_refused_at_the_chair(clinic) -> None:
+    c = clinic
+    sid = check_in(c)
+    order_dose(c, sid)  # 0.5 mg/kg: within the shipped library when ordered
+    with c.uow() as uow:
+        dosing_library.set_limit(
+            uow,
+            c.clock,
+            c.director,
+            protocol_id="feder-2021",
+            quantity="dose_mg_per_kg",
+            level="soft",
+            value=0.4,
+            reason="clinic starts lower",
+        )
+    with c.uow() as uow:
+        dosing_library.set_limit(
+            uow,
+            c.clock,
+            c.director,
+            protocol_id="feder-2021",
+            quantity="dose_mg_per_kg",
+            level="hard",
+            value=0.45,
+            reason="clinic ceiling for the first series",
+        )
+    with c.uow() as uow, pytest.raises(LimitExceeded, match="dose_mg_per_kg") as refused:
+        chair_mar.verify_dose(uow, c.clock, c.nurse, c.passwords, sid, DOSE)
+    assert "0.45" in refused.value.message
     assert session(c, sid).planned is None
     with c.uow() as uow:
         assert uow.chair.checks(sid) == []
 
 
-def test_a_soft_limit_needs_a_reason_and_a_second_person_one_of_them_a_prescriber(clinic) -> None:
+def test_a_soft_limit_reached_at_the_chair_needs_a_reason_and_a_second_person(clinic) -> None:
     c = clinic
     sid = check_in(c)
-    # 48 mg for 80 kg = 0.6 mg/kg: above the 0.5 mg/kg soft limit, below the hard one.
-    dose = DoseValues(48.0, 0.48, 100.0, 150.0)
+    order_dose(c, sid)  # 40 mg for last week's 80 kg: within the library
+    with c.uow() as uow:  # today 73 kg: 40 mg is 0.55 mg/kg, above the 0.5 mg/kg soft limit
+        chair_sessions.confirm_weight(uow, c.clock, c.nurse, sid, 73.0)
+    dose = DOSE
     with c.uow() as uow, pytest.raises(OverrideRequired, match="dose_mg_per_kg"):
         chair_mar.verify_dose(uow, c.clock, c.nurse, c.passwords, sid, dose)
     wrong = OverrideRequest("response was partial at 0.5", "pia.prescriber", "not the password")
@@ -344,6 +463,75 @@ def test_a_soft_limit_needs_a_reason_and_a_second_person_one_of_them_a_prescribe
     assert planned.check.level is LimitLevelSeen.SOFT
     assert planned.check.override_reason == "response was partial at 0.5"
     assert planned.check.override_confirmed_by == c.prescriber.principal.user_id
+
+
+def test_the_orders_confirmed_override_covers_the_same_soft_limit_at_the_chair(clinic) -> None:
+    c = clinic
+    sid = check_in(c)
+    # 0.6 mg/kg of 80 kg = 48 mg: above the 0.5 mg/kg soft limit, signed with a reason and
+    # confirmed by a second person when ordered.
+    order = order_dose(c, sid, 0.6, reason="partial response after two infusions")
+    with c.uow() as uow:
+        chair_mar.verify_dose(
+            uow, c.clock, c.nurse, c.passwords, sid, DoseValues(48.0, 0.48, 100.0, 150.0)
+        )
+    planned = session(c, sid).planned
+    assert planned.check.level is LimitLevelSeen.SOFT
+    assert planned.check.override_reason == "partial response after two infusions"
+    assert planned.check.override_confirmed_by == order.override_confirmed_by
+    with c.uow() as uow:
+        detail = chair_views.session_detail(uow, c.clock, c.nurse, sid)
+    assert detail.order is not None
+    assert detail.order.id == order.id
+    assert detail.order_now is not None
+    assert detail.order_now.id == order.id
+
+
+def test_a_start_with_another_programme_is_held_to_the_linked_order(clinic) -> None:
+    c = clinic
+    sid = check_in(c)
+    c.minutes(5)
+    clear_checklist(c, sid)
+    with c.uow() as uow, pytest.raises(InvalidInput, match="dose_mg: got 20"):
+        chair_mar.start_infusion(
+            uow,
+            c.clock,
+            c.nurse,
+            c.passwords,
+            sid,
+            lot_number="L1",
+            pump_id="P1",
+            values=DoseValues(20.0, 0.4, 50.0, 150.0),
+        )
+    with c.uow() as uow:  # 1 % off the order's 150 mL/h: the same programme, charted
+        chair_mar.start_infusion(
+            uow,
+            c.clock,
+            c.nurse,
+            c.passwords,
+            sid,
+            lot_number="L1",
+            pump_id="P1",
+            values=DoseValues(40.0, 0.4, 100.0, 148.5),
+        )
+    assert session(c, sid).state is SessionState.RUNNING
+
+
+def test_the_session_prediction_uses_the_clinics_pk_model(clinic) -> None:
+    c = clinic
+    sid = started(c)
+    c.minutes(10)
+    with c.uow() as uow:
+        _row, default = chair_views.session_prediction(uow, c.clock, c.nurse, sid)
+    assert default is not None
+    assert default.model_title.startswith("Kamp 2020")
+    with c.uow() as uow:
+        dosing_library.set_pk_model(uow, c.clock, c.director, "domino")
+    with c.uow() as uow:
+        _row, chosen = chair_views.session_prediction(uow, c.clock, c.nurse, sid)
+    assert chosen is not None
+    assert chosen.model_title.startswith("Domino")
+    assert chosen.now_ng_per_ml != pytest.approx(default.now_ng_per_ml, rel=1e-3)
 
 
 def test_repeated_alarming_readings_update_one_alert_instead_of_raising_more(clinic) -> None:

@@ -131,6 +131,75 @@ def test_a_date_without_a_free_chair_is_named_and_nothing_is_booked(clinic) -> N
         assert uow.schedule.series_for(clinic.patients["P-1"]) == []
 
 
+def test_the_refusal_names_the_earliest_series_that_fits(clinic) -> None:
+    clinic.clear()
+    fill_wednesday(clinic)
+    with pytest.raises(Conflict) as refused:
+        book(clinic)
+    assert refused.value.field == "start_date"
+    # From Monday the shifted Wednesday pushes the series past two weeks; Wednesday is full;
+    # Friday 27 November starts a series whose dates are all free.
+    assert "earliest possible: 2026-11-27 08:00 MIA-1, 2026-11-30 08:00 MIA-1" in (
+        refused.value.message
+    )
+
+
+def test_booking_the_earliest_series_takes_the_first_one_that_fits(clinic) -> None:
+    clinic.clear()
+    fill_wednesday(clinic)
+    with clinic.uow() as uow:
+        series = intake_schedule.book_series(
+            uow,
+            clinic.clock,
+            clinic.actor("front_desk.mia"),
+            clinic.patients["P-1"],
+            dt.date(2026, 11, 23),
+            earliest=True,
+        )
+        entry = list(uow.audit.entries())[-1]
+    assert [v.local_day for v in series.visits] == [
+        dt.date(2026, 11, 27),
+        dt.date(2026, 11, 30),
+        dt.date(2026, 12, 2),
+        dt.date(2026, 12, 4),
+        dt.date(2026, 12, 7),
+        dt.date(2026, 12, 9),
+    ]
+    assert entry.record.detail == "feder-2021, 6 visits, earliest"
+
+
+def test_booking_the_earliest_series_when_the_dates_are_free_books_the_planned_ones(
+    clinic,
+) -> None:
+    clinic.clear()
+    with clinic.uow() as uow:
+        series = intake_schedule.book_series(
+            uow,
+            clinic.clock,
+            clinic.actor("front_desk.mia"),
+            clinic.patients["P-1"],
+            dt.date(2026, 11, 23),
+            earliest=True,
+        )
+    assert [v.local_day for v in series.visits] == FEDER_DAYS
+
+
+def test_the_earliest_series_avoids_the_patients_other_visit_days(clinic) -> None:
+    clinic.clear()
+    book(clinic)  # Mon 23 Nov – Fri 4 Dec
+    with clinic.uow() as uow:
+        series = intake_schedule.book_series(
+            uow,
+            clinic.clock,
+            clinic.actor("front_desk.mia"),
+            clinic.patients["P-1"],
+            dt.date(2026, 11, 23),
+            earliest=True,
+        )
+    assert series.visits[0].local_day == dt.date(2026, 12, 7)
+    assert not set(FEDER_DAYS) & {v.local_day for v in series.visits}
+
+
 def test_a_patient_is_not_booked_twice_on_one_day(clinic) -> None:
     clinic.clear()
     book(clinic)

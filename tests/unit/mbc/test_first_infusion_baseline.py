@@ -141,6 +141,35 @@ def test_infusion_starts_are_listed_audited_and_scoped(world) -> None:
         mbc.infusion_starts(uow, world.clock, world.actor("nurse.mia"), world.fll_patient)
 
 
+def test_the_plot_marks_past_visits_with_no_session_started_that_day(world) -> None:
+    # Visits 9 and 4 days ago and tomorrow; the pump ran only on the first (an hour after its
+    # booked start). The visit of 4 days ago has no session; tomorrow's is not past.
+    world.book(world.patient, "feder-2021", [day(-9), day(-4), day(1)])
+    world.infuse(world.patient, day(-9, hour=15))
+    with world.uow() as uow:
+        marks = mbc.infusion_marks(uow, world.clock, world.actor("nurse.mia"), world.patient)
+        audited = [
+            e.record.detail
+            for e in uow.audit.for_patient(world.patient)
+            if e.record.resource == "infusion_session"
+        ]
+    assert [s.started_at for s in marks.starts] == [day(-9, hour=15)]
+    assert [v.starts_at for v in marks.visits_without_session] == [day(-4)]
+    assert marks.visits_without_session[0].protocol_id == "feder-2021"
+    assert audited == ["1 infusion starts, 1 visits without a session"]
+    with world.uow() as uow, pytest.raises(PermissionDenied):
+        mbc.infusion_marks(uow, world.clock, world.actor("frontdesk.mia"), world.patient)
+    with world.uow() as uow, pytest.raises(NotFound):
+        mbc.infusion_marks(uow, world.clock, world.actor("nurse.mia"), world.fll_patient)
+
+
+def test_a_visit_still_under_way_is_not_marked_as_missed(world) -> None:
+    world.book(world.patient, "feder-2021", [world.clock.now() - dt.timedelta(minutes=30)])
+    with world.uow() as uow:
+        marks = mbc.infusion_marks(uow, world.clock, world.actor("nurse.mia"), world.patient)
+    assert marks.visits_without_session == ()
+
+
 def test_the_protocol_is_the_first_series_else_the_first_plan() -> None:
     at = dt.datetime(2026, 11, 2, 14, tzinfo=dt.UTC)
     series = InfusionAnchor(1, 1, None, at, "abdallah-2022", "feder-2021")

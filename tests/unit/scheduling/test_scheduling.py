@@ -7,13 +7,14 @@ import datetime as dt
 import pytest
 
 from ketaclinic.domain.errors import Conflict, InvalidInput
-from ketaclinic.domain.protocols import ABDALLAH_2022, FEDER_2021, plan
+from ketaclinic.domain.protocols import ABDALLAH_2022, FEDER_2021, MAINTENANCE, plan
 from ketaclinic.domain.scheduling import (
     Booking,
     OpeningHours,
     SiteSchedule,
     book_series,
     check_booking,
+    earliest_series,
     earliest_slot,
     no_slot_reason,
     outside_hours_reason,
@@ -311,3 +312,66 @@ def test_rescheduling_to_a_chair_that_is_full_that_day_names_the_chair() -> None
             chair_id="MIA-2",
         )
     assert "chair MIA-2 has no free 180-min stretch" in caught.value.message
+
+
+# --- the earliest feasible series -----------------------------------------------------------
+
+
+def full_day(day: dt.date) -> list[Booking]:
+    return [booking(chair, day, 8, 17) for chair in MIA.chairs]
+
+
+def test_the_earliest_series_is_the_planned_one_when_every_date_is_free() -> None:
+    found = earliest_series(MIA, [], FEDER_2021, MONDAY)
+    assert found.visits == book_series(MIA, [], FEDER_2021, MONDAY).visits
+
+
+def test_a_full_first_week_wednesday_moves_the_series_to_the_friday() -> None:
+    # Mon 30 Nov: Wed 2 Dec full → Thu 3, then Fri is too close, and the series cannot end
+    # within two weeks; Wed 2 Dec itself is full; Fri 4 Dec starts a series that fits.
+    found = earliest_series(MIA, full_day(WEDNESDAY), FEDER_2021, MONDAY)
+    assert found.first_day == dt.date(2026, 12, 4)
+    assert [v.day for v in found.visits] == plan(FEDER_2021, dt.date(2026, 12, 4))
+    assert found.describe().startswith("2026-12-04 08:00 MIA-1, 2026-12-07 08:00 MIA-1")
+
+
+def test_a_full_visit_date_shifts_that_visit_and_keeps_the_spacing() -> None:
+    # maintenance: every 28 days, at least 21 apart, within 12 weeks
+    second = MONDAY + dt.timedelta(days=28)
+    found = earliest_series(MIA, full_day(second), MAINTENANCE, MONDAY)
+    assert [v.day for v in found.visits] == [
+        MONDAY,
+        second + dt.timedelta(days=1),
+        MONDAY + dt.timedelta(days=56),
+    ]
+
+
+def test_the_patients_other_visit_days_are_avoided() -> None:
+    found = earliest_series(
+        MIA, [], MAINTENANCE, MONDAY, blocked_dates=[MONDAY + dt.timedelta(days=28)]
+    )
+    assert found.visits[1].day == MONDAY + dt.timedelta(days=29)
+
+
+def test_when_nothing_fits_within_the_search_it_says_so() -> None:
+    closed = SiteSchedule("MIA", ("MIA-1",), (OpeningHours(0, dt.time(8), dt.time(10)),))
+    found = earliest_series(closed, [], FEDER_2021, MONDAY, search_days=14)
+    assert not found.found
+    assert found.first_day is None
+    assert found.describe() == (
+        "no series of feder-2021 fits with a first day from 2026-11-30 to 2026-12-14"
+    )
+
+
+def test_the_search_length_is_bounded() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        earliest_series(MIA, [], FEDER_2021, MONDAY, search_days=400)
+    assert caught.value.field == "search_days"
+
+
+def test_a_move_to_a_time_outside_hours_names_the_at_field() -> None:
+    visits = book_series(MIA, [], ABDALLAH_2022, MONDAY).visits
+    with pytest.raises(InvalidInput) as caught:
+        reschedule_visit(MIA, visits, ABDALLAH_2022, visits, 0, MONDAY, at=dt.time(16))
+    assert caught.value.field == "at"
+    assert caught.value.message.startswith("at: got '16:00', expected a start time within hours")

@@ -83,26 +83,16 @@ class DatabaseSink:
             )
         }
         mm = t.monitor_message
-        # By the whole sender key, one equality per message, so each is a search of the key's
-        # unique index on either engine, whatever the table's statistics say. (A control id
-        # alone, or a row-value IN, which SQLite answers by walking the index, would read every
-        # message ever stored, on every batch.)
+        # By the batch's control ids: ix_monitor_message_control (led by the control id) gives
+        # one seek per id on either engine, whatever the table's statistics say; other senders'
+        # messages with the same ids come back too and never match a whole sender key. (The
+        # unique key, led by the sender, made PostgreSQL read every message of the sender while
+        # its statistics were young; a row-value IN made SQLite walk the whole index.)
         seen = {
             (r.sending_application, r.sending_facility, r.control_id)
             for r in conn.execute(
                 sa.select(mm.c.sending_application, mm.c.sending_facility, mm.c.control_id).where(
-                    sa.or_(
-                        *(
-                            sa.and_(
-                                mm.c.sending_application == application,
-                                mm.c.sending_facility == facility,
-                                mm.c.control_id == control_id,
-                            )
-                            for application, facility, control_id in sorted(
-                                {m.dedup_key for m in batch}
-                            )
-                        )
-                    )
+                    mm.c.control_id.in_(sorted({m.header.control_id for m in batch}))
                 )
             )
         }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ from ketaclinic.services.chair_ports import (
     NewReading,
     StoredAlert,
     StoredReading,
+    trend_slices,
 )
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -67,37 +69,38 @@ class ChairVitalsStore:
 
         The ids come back by RETURNING from one multi-row INSERT, which does not promise the
         parameters' order; each returned row is matched to its reading by content instead
-        (rows with the same content are interchangeable)."""
+        (rows with the same content are interchangeable).
+
+        On PostgreSQL both statements have fixed text whatever the batch size: the columns
+        travel as arrays and ``unnest`` turns them into rows, so the driver and the server
+        parse and plan each once per connection (a multi-row VALUES list is new text for every
+        batch size, and parsing it grows with the batch)."""
         if not rows:
             return []
-        v = t.vital_reading
-        returned = self.conn.execute(
-            v.insert().returning(
-                v.c.id,
-                v.c.patient_id,
-                v.c.kind,
-                v.c.value,
-                v.c.observed_at,
-                v.c.source,
-                v.c.flag,
-                v.c.monitor_message_id,
-            ),
-            [
-                {
-                    "patient_id": row.patient_id,
-                    "kind": row.reading.kind.value,
-                    "value": row.reading.value,
-                    "unit": row.reading.unit,
-                    "code": row.reading.code,
-                    "observed_at": row.reading.observed_at,
-                    "source": row.reading.source.value,
-                    "flag": row.flag,
-                    "monitor_message_id": row.monitor_message_id,
-                    "recorded_at": row.recorded_at,
-                }
-                for row in rows
-            ],
-        ).all()
+        columns = {
+            "patient_id": [row.patient_id for row in rows],
+            "kind": [row.reading.kind.value for row in rows],
+            "value": [row.reading.value for row in rows],
+            "unit": [row.reading.unit for row in rows],
+            "code": [row.reading.code for row in rows],
+            "observed_at": [row.reading.observed_at for row in rows],
+            "source": [row.reading.source.value for row in rows],
+            "flag": [row.flag for row in rows],
+            "monitor_message_id": [row.monitor_message_id for row in rows],
+            "recorded_at": [row.recorded_at for row in rows],
+        }
+        postgres = self.conn.dialect.name == "postgresql"
+        if postgres:
+            returned = self.conn.execute(_PG_INSERT_READINGS, columns).all()
+        else:
+            v = t.vital_reading
+            returned = self.conn.execute(
+                v.insert().returning(*(v.c[name] for name in _RETURNED)),
+                [
+                    dict(zip(columns, values, strict=True))
+                    for values in zip(*columns.values(), strict=True)
+                ],
+            ).all()
         by_content: dict[tuple[object, ...], list[int]] = {}
         for r in returned:
             key = (
@@ -136,7 +139,11 @@ class ChairVitalsStore:
             for reading_id, row in zip(ids, rows, strict=True)
             if row.session_id is not None
         ]
-        if links:
+        if links and postgres:
+            self.conn.execute(
+                _PG_INSERT_LINKS, {name: [link[name] for link in links] for name in links[0]}
+            )
+        elif links:
             self.conn.execute(c.session_vital.insert(), links)
         return ids
 
@@ -161,9 +168,11 @@ class ChairVitalsStore:
         if not session_ids:
             return {}
         v, link = t.vital_reading, c.session_vital
+        ordered = sorted(set(session_ids))
+        if self.conn.dialect.name == "postgresql":
+            return self._latest_readings_pg(ordered, since)
         # One index seek per (session, vital) on ix_session_vital_latest, all in one statement:
         # the cost does not grow with how many readings the session already has.
-        ordered = sorted(set(session_ids))
         params: dict[str, object] = {"since": since}
         params.update({f"s{index}": sid for index, sid in enumerate(ordered)})
         found_ids = self.conn.execute(_latest_statement(len(ordered)), params).one()
@@ -190,6 +199,20 @@ class ChairVitalsStore:
             found.setdefault(r.session_id, []).append(_reading(r))
         return found
 
+    def _latest_readings_pg(
+        self, session_ids: list[int], since: dt.datetime
+    ) -> dict[int, list[StoredReading]]:
+        """PostgreSQL: one statement of fixed text, prepared once per connection whatever the
+        number of sessions — for every (session, vital) pair a LATERAL seek of
+        ix_session_vital_latest for the newest usable reading, joined to that reading."""
+        found: dict[int, list[StoredReading]] = {}
+        params = {"sessions": session_ids, "kinds": _KINDS, "since": since}
+        # At most one row per (session, vital): ordered here, as the other engine's are.
+        rows = sorted(self.conn.execute(_PG_LATEST, params), key=lambda r: (r.observed_at, r.id))
+        for r in rows:
+            found.setdefault(r.session_id, []).append(_reading(r))
+        return found
+
     def latest_reading_times(self, session_id: int) -> dict[VitalKind, dt.datetime]:
         latest = self.latest_readings([session_id], since=_EPOCH).get(session_id, [])
         return {r.reading.kind: r.reading.observed_at for r in latest}
@@ -200,40 +223,36 @@ class ChairVitalsStore:
         kinds: Collection[VitalKind],
         *,
         since: dt.datetime,
+        until: dt.datetime,
         max_points: int,
     ) -> dict[VitalKind, list[tuple[dt.datetime, float]]]:
-        link = c.session_vital
-        # ports.thin, computed in the database: every (n // max_points + 1)-th point counting
-        # back from the newest, so only the points drawn leave it.
-        newest = sa.func.row_number().over(
-            partition_by=link.c.kind, order_by=(link.c.observed_at.desc(), link.c.reading_id.desc())
-        )
-        count = sa.func.count().over(partition_by=link.c.kind)
-        ranked = (
-            sa.select(
-                link.c.kind,
-                link.c.observed_at,
-                link.c.value,
-                newest.label("rank"),
-                count.label("n"),
+        # ports.thin in the database: per vital and slice of the window, one seek of
+        # ix_session_vital_latest for the slice's newest usable reading — the cost follows the
+        # points drawn, not the readings stored (a busy monitor sends thousands an hour).
+        wanted = sorted(k.value for k in kinds)
+        if self.conn.dialect.name == "postgresql":
+            slices = trend_slices(since, until, max_points)
+            rows = self.conn.execute(
+                _PG_SERIES,
+                {
+                    "session": session_id,
+                    "kinds": wanted,
+                    "starts": [start for start, _ in slices],
+                    "ends": [end or _END_OF_TIME for _, end in slices],
+                },
             )
-            .where(
-                link.c.session_id == session_id,
-                link.c.observed_at >= since,
-                link.c.usable == sa.true(),
-                link.c.kind.in_(sorted(k.value for k in kinds)),
+        else:
+            rows = self.conn.execute(
+                _SQLITE_SERIES,
+                {
+                    "session": session_id,
+                    "kinds": json.dumps(wanted),
+                    "slices": _sqlite_slices(since, until, max_points),
+                },
             )
-            .subquery()
-        )
-        step = ranked.c.n // max(max_points, 1) + 1
-        rows = self.conn.execute(
-            sa.select(ranked.c.kind, ranked.c.observed_at, ranked.c.value)
-            .where((ranked.c.rank - 1) % step == 0)
-            .order_by(ranked.c.observed_at)
-        )
         found: dict[VitalKind, list[tuple[dt.datetime, float]]] = {}
         for kind, at, value in rows:
-            found.setdefault(VitalKind(kind), []).append((utc(at), value))
+            found.setdefault(VitalKind(kind), []).append((utc(_parse_time(at)), value))
         return found
 
     # alerts --------------------------------------------------------------------------------
@@ -333,6 +352,97 @@ class ChairVitalsStore:
         return [alert_row(row) for row in self.conn.execute(stmt.limit(limit))]
 
     # side effects, dissociation, discharge ---------------------------------------------------
+
+
+_KINDS = [kind.value for kind in VitalKind]
+_END_OF_TIME = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)  # the last trend slice is open
+
+# A trend (ports.thin): per vital and slice, the slice's newest usable reading by one seek.
+_PG_SERIES = sa.text(
+    "SELECT k.kind, newest.observed_at, newest.value"
+    " FROM unnest(CAST(:kinds AS VARCHAR[])) AS k(kind)"
+    " CROSS JOIN unnest(CAST(:starts AS TIMESTAMPTZ[]), CAST(:ends AS TIMESTAMPTZ[]))"
+    " AS b(start_at, end_at)"
+    " CROSS JOIN LATERAL (SELECT sv.observed_at, sv.value, sv.reading_id FROM session_vital AS sv"
+    " WHERE sv.session_id = :session AND sv.usable = true AND sv.kind = k.kind"
+    " AND sv.observed_at >= b.start_at AND sv.observed_at < b.end_at"
+    " ORDER BY sv.observed_at DESC, sv.reading_id DESC LIMIT 1) AS newest"
+    " ORDER BY newest.observed_at, newest.reading_id"
+)
+# SQLite: the kinds and the slices' bounds travel as JSON arrays (json_each); times compare as
+# the text SQLAlchemy stores them in.
+_SQLITE_SERIES = sa.text(
+    "SELECT picked.kind, sv.observed_at, sv.value FROM (SELECT k.value AS kind,"
+    " (SELECT x.reading_id FROM session_vital AS x"
+    " WHERE x.session_id = :session AND x.usable = 1 AND x.kind = k.value"
+    " AND x.observed_at >= json_extract(b.value, '$[0]')"
+    " AND x.observed_at < json_extract(b.value, '$[1]')"
+    " ORDER BY x.observed_at DESC, x.reading_id DESC LIMIT 1) AS reading_id"
+    " FROM json_each(:kinds) AS k CROSS JOIN json_each(:slices) AS b) AS picked"
+    " JOIN session_vital AS sv ON sv.reading_id = picked.reading_id"
+    " ORDER BY sv.observed_at, sv.reading_id"
+)
+
+
+@functools.lru_cache(maxsize=16)
+def _sqlite_slices(since: dt.datetime, until: dt.datetime, max_points: int) -> str:
+    """The slices of :func:`trend_slices` as a JSON array of ``[start, end]`` in the text
+    SQLAlchemy stores UTC times as in SQLite (which sorts as time does). Cached: a board's
+    chairs share one window."""
+    return json.dumps(
+        [
+            [_sqlite_time(start), _sqlite_time(end or _END_OF_TIME)]
+            for start, end in trend_slices(since, until, max_points)
+        ]
+    )
+
+
+def _sqlite_time(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _parse_time(value: dt.datetime | str) -> dt.datetime:
+    """A time read back by a text statement: PostgreSQL gives a datetime, SQLite its text."""
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+_RETURNED = (
+    "id",
+    "patient_id",
+    "kind",
+    "value",
+    "observed_at",
+    "source",
+    "flag",
+    "monitor_message_id",
+)
+
+# PostgreSQL statements of fixed text over array parameters (see _insert_readings).
+_PG_INSERT_READINGS = sa.text(
+    "INSERT INTO vital_reading (patient_id, kind, value, unit, code, observed_at, source, flag,"
+    " monitor_message_id, recorded_at)"
+    " SELECT * FROM unnest(CAST(:patient_id AS INTEGER[]), CAST(:kind AS VARCHAR[]),"
+    " CAST(:value AS DOUBLE PRECISION[]), CAST(:unit AS VARCHAR[]), CAST(:code AS VARCHAR[]),"
+    " CAST(:observed_at AS TIMESTAMPTZ[]), CAST(:source AS VARCHAR[]), CAST(:flag AS VARCHAR[]),"
+    " CAST(:monitor_message_id AS INTEGER[]), CAST(:recorded_at AS TIMESTAMPTZ[]))"
+    " RETURNING id, patient_id, kind, value, observed_at, source, flag, monitor_message_id"
+)
+_PG_INSERT_LINKS = sa.text(
+    "INSERT INTO session_vital (reading_id, session_id, kind, value, observed_at, usable)"
+    " SELECT * FROM unnest(CAST(:reading_id AS INTEGER[]), CAST(:session_id AS INTEGER[]),"
+    " CAST(:kind AS VARCHAR[]), CAST(:value AS DOUBLE PRECISION[]),"
+    " CAST(:observed_at AS TIMESTAMPTZ[]), CAST(:usable AS BOOLEAN[]))"
+)
+_PG_LATEST = sa.text(
+    "SELECT newest.session_id, v.id, v.kind, v.value, v.observed_at, v.source, v.code, v.flag"
+    " FROM unnest(CAST(:sessions AS INTEGER[])) AS s(id)"
+    " CROSS JOIN unnest(CAST(:kinds AS VARCHAR[])) AS k(kind)"
+    " CROSS JOIN LATERAL (SELECT sv.session_id, sv.reading_id FROM session_vital AS sv"
+    " WHERE sv.session_id = s.id AND sv.usable = true AND sv.kind = k.kind"
+    " AND sv.observed_at >= :since"
+    " ORDER BY sv.observed_at DESC, sv.reading_id DESC LIMIT 1) AS newest"
+    " JOIN vital_reading AS v ON v.id = newest.reading_id"
+)
 
 
 @functools.lru_cache(maxsize=64)

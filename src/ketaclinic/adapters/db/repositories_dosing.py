@@ -25,6 +25,7 @@ from ketaclinic.services.dosing_ports import (
     LimitSetting,
     OverrideRequest,
     PreparationKind,
+    SessionOrder,
     StoredLimitHit,
 )
 
@@ -193,6 +194,37 @@ class SqlDosingRepository:
                 )
             )
         return {order_id: tuple(hits) for order_id, hits in found.items()}
+
+    # the chair's link to an order ------------------------------------------------------------
+
+    def link_session_order(self, link: SessionOrder) -> None:
+        values = {
+            "order_id": link.order_id,
+            "weight_basis": link.weight_basis.value,
+            "dosing_weight_kg": link.dosing_weight_kg,
+            "verified_by": link.verified_by,
+            "verified_at": link.verified_at,
+        }
+        table = t.session_dose_order
+        updated = self.conn.execute(
+            table.update().where(table.c.session_id == link.session_id).values(**values)
+        )
+        if updated.rowcount == 0:
+            self.conn.execute(table.insert().values(session_id=link.session_id, **values))
+
+    def session_order(self, session_id: int) -> SessionOrder | None:
+        table = t.session_dose_order
+        row = self.conn.execute(sa.select(table).where(table.c.session_id == session_id)).first()
+        if row is None:
+            return None
+        return SessionOrder(
+            session_id=row.session_id,
+            order_id=row.order_id,
+            weight_basis=WeightBasis(row.weight_basis),
+            dosing_weight_kg=row.dosing_weight_kg,
+            verified_by=row.verified_by,
+            verified_at=utc(row.verified_at),
+        )
 
     # drug library settings ------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from ketaclinic.domain.errors import Conflict
 from ketaclinic.domain.instruments import ContentPack, LicenceAttestation
 from ketaclinic.services.mbc_model import (
     FRONT_DESK_OUTCOMES,
+    BookedVisit,
     CohortColumns,
     CssrsDetail,
     InfusionAnchor,
@@ -198,7 +199,7 @@ class SqlResponseRepository:
 
     def cohort_totals(
         self,
-        instrument_id: str,
+        instrument_ids: frozenset[str],
         site_ids: frozenset[int],
         start: dt.datetime | None = None,
         end: dt.datetime | None = None,
@@ -213,7 +214,7 @@ class SqlResponseRepository:
             )
             .select_from(r.join(t.patient, t.patient.c.id == r.c.patient_id))
             .where(
-                r.c.instrument_id == instrument_id,
+                r.c.instrument_id.in_(sorted(instrument_ids)),
                 r.c.total.is_not(None),
                 t.patient.c.site_id.in_(sorted(site_ids)),
             )
@@ -606,6 +607,19 @@ class SqlInfusionHistoryReader:
             .order_by(s.c.infusion_started_at, s.c.id)
         )
         return [SessionStart(r.id, utc(r.infusion_started_at), r.protocol_id) for r in rows]
+
+    def booked_visits(self, patient_id: int) -> list[BookedVisit]:
+        v, sr = ti.series_visit, ti.treatment_series
+        rows = self.conn.execute(
+            sa.select(v.c.id, v.c.starts_at, v.c.ends_at, v.c.local_day, sr.c.protocol_id)
+            .select_from(v.join(sr, sr.c.id == v.c.series_id))
+            .where(v.c.patient_id == patient_id)
+            .order_by(v.c.starts_at, v.c.id)
+        )
+        return [
+            BookedVisit(r.id, utc(r.starts_at), utc(r.ends_at), r.local_day, r.protocol_id)
+            for r in rows
+        ]
 
 
 def _settings(row: Any) -> ScheduleSettings:

@@ -1,5 +1,6 @@
 """Tables of dosing (area ``dosing``): dose orders with the limits they reached, and the clinic's
-drug-library settings. Created by migration ``dosing_0001``.
+drug-library settings. Created by migration ``dosing_0001``; ``session_dose_order`` by
+``dosing_0002``.
 
 ``dose_order`` keeps every number of an order as computed when it was made; only the signature
 and the override confirmation are filled in later. A CHECK constraint makes the database itself
@@ -104,4 +105,17 @@ dosing_setting = sa.Table(
     sa.Column("value", sa.String(200), nullable=False),
     sa.Column("set_by", sa.Integer, sa.ForeignKey("staff_user.id"), nullable=False),
     sa.Column("set_at", UTCDateTime, nullable=False),
+)
+
+# The verified order an infusion session's planned dose was checked against at the chair
+# (migration ``dosing_0002``): one row per session, replaced when the dose is verified again.
+session_dose_order = sa.Table(
+    "session_dose_order",
+    metadata,
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("infusion_session.id"), primary_key=True),
+    sa.Column("order_id", sa.Integer, sa.ForeignKey("dose_order.id"), nullable=False, index=True),
+    sa.Column("weight_basis", sa.String(10), nullable=False),
+    sa.Column("dosing_weight_kg", sa.Float, nullable=False),
+    sa.Column("verified_by", sa.Integer, sa.ForeignKey("staff_user.id"), nullable=False),
+    sa.Column("verified_at", UTCDateTime, nullable=False),
 )

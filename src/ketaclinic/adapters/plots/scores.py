@@ -6,8 +6,9 @@
   response line (baseline reduced by the response percentage) when the caller gives them, each
   labelled with its source;
 * bottom: PHQ-9 and GAD-7 totals;
-* infusion markers as thin vertical lines on both axes (``infusions_at``; empty until infusion
-  series are stored).
+* infusion markers as thin dotted vertical lines on both axes (``infusions_at``: infusion
+  sessions that started), and booked visits with no session started as dashed lines of another
+  colour (``unstarted_visits_at``), each with its legend entry.
 
 Dates are plotted as given (the caller converts them to the site's local time). matplotlib is
 used through ``Figure`` and ``FigureCanvasAgg`` only: no pyplot, no global state.
@@ -35,6 +36,7 @@ _CLUSTER_COLOURS = {"B": "#7a3b8f", "C": "#2a7f62", "D": "#b0413e", "E": "#8c5a2
 _PCL5_COLOUR = "#1f4e79"
 _PHQ9_COLOUR = "#11607a"
 _GAD7_COLOUR = "#d99a2b"
+_UNSTARTED_COLOUR = "#b5477a"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ def render_score_plot(
     remission: ReferenceLine | None = None,
     response: ReferenceLine | None = None,
     infusions_at: Sequence[dt.datetime] = (),
+    unstarted_visits_at: Sequence[dt.datetime] = (),
     fmt: PlotFormat = "svg",
     title: str = "Symptom scores",
 ) -> bytes:
@@ -91,6 +94,14 @@ def render_score_plot(
                 lw=0.8,
                 ls=":",
                 label="infusion" if n == 0 and axes is top else None,
+            )
+        for n, at in enumerate(sorted(unstarted_visits_at)):
+            axes.axvline(
+                _day_number(at),
+                color=_UNSTARTED_COLOUR,
+                lw=0.9,
+                ls=(0, (5, 3)),
+                label="booked visit, no infusion started" if n == 0 and axes is top else None,
             )
         axes.grid(True, color="#dddddd", lw=0.6)
     # matplotlib.dates ships without type annotations.

@@ -244,15 +244,14 @@ def answer_check(
                 uow, c.clock, actor, session_id, name=body.escort_name, phone=body.escort_phone
             )
         else:
-            if body.dose is None:
-                raise InvalidInput.for_field("dose", None, "the pump programme to verify")
+            # Without ``dose`` the programme of the patient's newest verified order is taken.
             chair_mar.verify_dose(
                 uow,
                 c.clock,
                 actor,
                 c.passwords,
                 session_id,
-                _dose(body.dose),
+                _dose(body.dose) if body.dose is not None else None,
                 _override(body.override),
             )
         row = uow.chair.get_session(session_id)

@@ -245,8 +245,25 @@ class ReadinessOut(BaseModel):
     unmet: list[str]
 
 
+class PlannedDoseOut(BaseModel):
+    """The pump programme verified on the checklist, with the dose order it was checked
+    against and that order's weight basis."""
+
+    dose_mg: float
+    concentration_mg_per_ml: float
+    volume_ml: float
+    rate_ml_per_h: float
+    limit: str = Field(description="ok or soft (a hard limit is never stored)")
+    order_id: int | None = Field(description="the verified dose order; null if none is linked")
+    weight_basis: str | None = Field(description="actual, ideal or adjusted, from the order")
+    dosing_weight_kg: float | None
+
+
 class SessionDetailOut(SessionOut):
     bolus_allowed: bool
+    planned_dose: PlannedDoseOut | None = Field(
+        default=None, description="the verified pump programme (before and after the start)"
+    )
     visit: VisitOut | None = Field(default=None, description="the booked visit, if any")
     transitions: list[TransitionOut]
     checklist: list[CheckOut]
@@ -288,9 +305,23 @@ def detail_out(d: SessionDetail) -> SessionDetailOut:
             )
         )
     readiness = d.readiness
+    planned = d.row.planned
+    link = d.order_link
     return SessionDetailOut(
         **base.model_dump(),
         bolus_allowed=d.row.bolus_allowed,
+        planned_dose=PlannedDoseOut(
+            dose_mg=planned.dose_mg,
+            concentration_mg_per_ml=planned.concentration_mg_per_ml,
+            volume_ml=planned.volume_ml,
+            rate_ml_per_h=planned.rate_ml_per_h,
+            limit=planned.check.level.value,
+            order_id=link.order_id if link else None,
+            weight_basis=link.weight_basis.value if link else None,
+            dosing_weight_kg=link.dosing_weight_kg if link else None,
+        )
+        if planned is not None
+        else None,
         transitions=[
             TransitionOut(
                 transition=r.transition.value,
@@ -409,7 +440,9 @@ class CheckAnswerIn(_In):
     """One checklist answer. ``item`` decides which other fields are needed: ``weight_kg``
     (``confirmed`` for a weight that looks wrong) for weight_confirmed; ``baseline`` for
     baseline_vitals_within_limits; ``escort_name`` and ``escort_phone`` for escort_confirmed;
-    ``dose`` (and ``override`` at a soft limit) for dose_verified. ``override_reason`` alone
+    ``dose`` (and ``override`` at a soft limit) for dose_verified: the pump programme, which
+    must match the patient's newest verified dose order (omit it to take the order's own
+    programme; without a verified order the check is 409). ``override_reason`` alone
     (prescribers) releases the item's failed answer. consent_current, eligibility_signed and
     safety_screen_reviewed are read from the patient's record and take only
     ``override_reason`` (where the failure allows one)."""

@@ -1,6 +1,8 @@
-"""The clinic's values for alert rules and outcome definitions over the JSON API.
+"""The clinic's values for alert rules, outcome definitions and eligibility rules over the JSON
+API.
 
-- ``GET /settings/alert-rules`` and ``GET /settings/outcome-definitions`` (clinical roles):
+- ``GET /settings/alert-rules``, ``GET /settings/outcome-definitions`` and
+  ``GET /settings/eligibility-rules`` (clinical roles):
   every adjustable number with its default, unit, source, the accepted range and the clinic's
   value with who approved it and from when.
 - ``PUT`` on the same paths (director): ``{"key", "value", "reason"}``; ``value`` ``null``
@@ -46,6 +48,10 @@ class SettingOut(BaseModel):
     accepted_max: float
     value: float
     source: str
+    unverified: bool = Field(
+        description="the value in use is a shipped default REFERENCE.md marks unverified: "
+        "the medical director has to review it"
+    )
     clinic_value: bool
     approved_by: str | None
     approved_on: dt.date | None
@@ -64,6 +70,7 @@ class SettingOut(BaseModel):
             accepted_max=item.safe_max if item.safe_max is not None else item.high,
             value=row.effective.value,
             source=row.effective.provenance.label(),
+            unverified=row.effective.provenance.needs_acknowledgement,
             clinic_value=row.overridden,
             approved_by=current.approved_by_username if current else None,
             approved_on=current.effective_from if current else None,
@@ -135,3 +142,19 @@ def outcome_definitions(actor: ApiActor, c: AppContainer) -> SettingsOut:
 def set_outcome_definition(body: SettingIn, actor: ApiActor, c: AppContainer) -> ChangeOut:
     """Approve (or, with ``value`` null, reset) a clinic outcome definition. Directors only."""
     return _put("outcome", body, actor, c)
+
+
+@router.get("/eligibility-rules", response_model=SettingsOut, responses=ERRORS)
+def eligibility_rules(actor: ApiActor, c: AppContainer) -> SettingsOut:
+    """The eligibility engine's thresholds (baseline vital limits, symptom duration, PHQ-9
+    item 9, PCL-5 cut-point, studied ages): default, source and clinic value. New intakes are
+    evaluated against the values in use."""
+    return _get("eligibility", actor, c)
+
+
+@router.put("/eligibility-rules", response_model=ChangeOut, responses=ERRORS)
+def set_eligibility_rule(body: SettingIn, actor: ApiActor, c: AppContainer) -> ChangeOut:
+    """Approve (or, with ``value`` null, reset) a clinic eligibility threshold. Directors only.
+    422 also when the value contradicts another threshold (a hold limit above the exclusion
+    limit, a minimum age above the maximum)."""
+    return _put("eligibility", body, actor, c)

@@ -11,6 +11,9 @@ catalog (clinical roles), and dose orders (site-scoped, every call audited).
 - ``POST /dose-orders/{id}/signature`` (prescriber) and
   ``POST /dose-orders/{id}/override-confirmation``: the second person, with their own token;
   the requester themselves is refused (403).
+- ``GET /sessions/{id}/prediction``: the predicted concentration of an infusion session's
+  record as charted, with the clinic's PK model (clinical roles of the session's site; audited;
+  404 before the start or without a weight).
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from ketaclinic.domain.errors import NotFound
+from ketaclinic.pk.models import get_model
 from ketaclinic.pk.schedule import Bolus, Infusion, Schedule
 from ketaclinic.pk.simulate import DISCLAIMER
-from ketaclinic.services import dosing, dosing_tools
+from ketaclinic.services import chair_views, dosing, dosing_tools
 from ketaclinic.services.dosing_calc import DoseRequest, preparation_from
+from ketaclinic.services.dosing_json import single_body
 from ketaclinic.services.dosing_pk import SimulationSpec
 from ketaclinic.services.dosing_ports import ConfirmationMethod, DoseOrder
 from ketaclinic.services.ports import UnitOfWork
@@ -34,6 +40,7 @@ from ketaclinic.web.api.dosing_schemas import (
     DoseOut,
     ModelList,
     ModelOut,
+    SessionPredictionOut,
     SignatureIn,
     SimulateIn,
     SimulationOut,
@@ -111,6 +118,8 @@ def simulate(body: SimulateIn, actor: ApiActor, c: AppContainer) -> SimulationOu
         step_s=body.step_s,
         population=body.population,
         seed=body.seed,
+        cv=dict(body.cv) if body.cv is not None else None,
+        threshold_ng_per_ml=body.threshold_ng_per_ml,
     )
     with c.uow() as uow:
         run = dosing_tools.simulate(uow, c.clock, actor, spec)
@@ -203,3 +212,34 @@ def confirm_override(order_id: IdPath, actor: ApiActor, c: AppContainer) -> Dose
 
 def _out(uow: UnitOfWork, order: DoseOrder) -> DoseOrderOut:
     return DoseOrderOut.of(order, dosing.staff_names(uow, [order]))
+
+
+@router.get(
+    "/sessions/{session_id}/prediction", response_model=SessionPredictionOut, responses=ORDER_ERRORS
+)
+def session_prediction(
+    session_id: IdPath, actor: ApiActor, c: AppContainer
+) -> SessionPredictionOut:
+    """The predicted plasma concentration of the session's administration record as charted
+    (the chair's chart as numbers), with the clinic's PK model for plots; a running pump is
+    assumed to run on until its bag is empty. 404 before the start or without a weight."""
+    with c.uow() as uow:
+        row, prediction = chair_views.session_prediction(uow, c.clock, actor, session_id)
+    if prediction is None:
+        raise NotFound(
+            f"infusion session {row.id}: no prediction before the infusion starts or without "
+            "a weight"
+        )
+    body = single_body(prediction.result, get_model(prediction.model_name))
+    return SessionPredictionOut(
+        session_id=row.id,
+        model=prediction.model_name,
+        model_title=prediction.model_title,
+        citation=prediction.citation,
+        provenance=prediction.provenance,
+        warnings=list(prediction.warnings),
+        note=DISCLAIMER,
+        now_min=prediction.now_min,
+        now_ng_per_ml=prediction.now_ng_per_ml,
+        **body,
+    )

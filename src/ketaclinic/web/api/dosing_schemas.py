@@ -24,16 +24,19 @@ from ketaclinic.domain.dosing import (
     DEFAULT_PUMP_RESOLUTION_ML_PER_H,
 )
 from ketaclinic.domain.weight import ACCEPTED_HEIGHT_CM, ACCEPTED_WEIGHT_KG
+from ketaclinic.pk.population import MAX_CV
 from ketaclinic.pk.schedule import MAX_BOLUS_MG, MAX_RATE_MG_PER_MIN, MAX_STEP_S, MAX_TIME_MIN
 from ketaclinic.services.dosing_calc import (
     MIN_DURATION_MIN,
     MIN_MG_PER_KG,
     MIN_PUMP_RESOLUTION_ML_PER_H,
 )
+from ketaclinic.services.dosing_json import MAX_THRESHOLD_NG_PER_ML
 from ketaclinic.services.dosing_pk import MAX_POPULATION, MAX_SEED
 from ketaclinic.services.dosing_ports import DoseOrder
 
 ModelName = Literal["domino", "clements", "hijazi", "kamp", "herd", "hornik"]
+CvValue = Annotated[float, Field(ge=0, le=MAX_CV, allow_inf_nan=False)]
 Basis = Literal["actual", "ideal", "adjusted"]
 
 WeightKg = Annotated[
@@ -132,6 +135,11 @@ class DoseOut(BaseModel):
     limits_hit: list[LimitHitOut]
     warnings: list[str]
     weight_findings: list[str]
+    library: Literal["clinic", "shipped"] = Field(
+        description="whose limits were checked: the clinic's (the API always) or the shipped "
+        "defaults (the command line without a readable database)"
+    )
+    library_note: str
 
 
 class InfusionIn(_In):
@@ -165,6 +173,43 @@ class SimulateIn(_In):
     step_s: Annotated[float, Field(gt=0, le=MAX_STEP_S, allow_inf_nan=False)] = 10.0
     population: Annotated[int, Field(ge=1, le=MAX_POPULATION)] | None = None
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
+    cv: dict[Annotated[str, Field(max_length=20)], CvValue] | None = Field(
+        default=None,
+        description="with population: coefficients of variation by parameter (v1_l, "
+        "cl_l_per_min, q2_l_per_min, v2_l, q3_l_per_min, v3_l; fractions, 0.3 = 30 %) in place "
+        "of the design defaults; the others keep theirs",
+    )
+    threshold_ng_per_ml: (
+        Annotated[float, Field(gt=0, le=MAX_THRESHOLD_NG_PER_ML, allow_inf_nan=False)] | None
+    ) = Field(
+        default=None,
+        description="the concentration time above (and, with population, the share of peaks "
+        "above) is reported at; default 100 ng/mL",
+    )
+
+
+class SessionPredictionOut(BaseModel):
+    """The predicted plasma concentration of an infusion session's administration record as
+    charted, with the clinic's PK model for plots. Minutes are from the infusion's start;
+    ``now_min`` is now on that axis. Illustrative; never drives dosing."""
+
+    session_id: int
+    model: str
+    model_title: str
+    citation: str
+    provenance: str
+    warnings: list[str]
+    note: str
+    now_min: float
+    now_ng_per_ml: float
+    times_min: list[float]
+    plasma_ng_per_ml: list[float]
+    cmax_ng_per_ml: float
+    tmax_min: float
+    auc_ng_min_per_ml: float
+    time_above_ng_per_ml: dict[str, float | None]
+    effect_site_ng_per_ml: list[float] | None = None
+    effect_site_note: str | None = None
 
 
 class SimulationOut(BaseModel):
@@ -190,6 +235,7 @@ class SimulationOut(BaseModel):
     population: int | None = None
     seed: int | None = None
     cv: dict[str, float] | None = None
+    cv_given: list[str] | None = None
     cv_provenance: str | None = None
     plasma_percentiles_ng_per_ml: dict[str, list[float]] | None = None
     cmax_percentiles_ng_per_ml: dict[str, float] | None = None

@@ -20,6 +20,7 @@ from ketaclinic.domain.errors import InvalidInput, NotFound
 from ketaclinic.domain.screening import ScreeningAnswers, evaluate_screening, parse_screening
 from ketaclinic.locale import translator
 from ketaclinic.services import (
+    clinic_settings,
     intake_assessment,
     intake_leads,
     intake_schedule,
@@ -314,6 +315,7 @@ def record_intake(
             notes,
             weight_confirmed=confirmed,
             notifier=notifier_in(c.extras),
+            settings=clinic_settings.clinic_eligibility_settings(uow),
         )
     return EligibilityOut(
         patient_id=stored.patient_id,
@@ -362,6 +364,14 @@ class SeriesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     start_date: dt.date = Field(description="first possible day (site-local), today or later")
+    earliest: bool = Field(
+        default=False,
+        description=(
+            "false: each visit on its protocol date (409 names the dates without a free chair "
+            "and the earliest series that fits); true: book the earliest feasible series from "
+            "start_date on, each visit on or after its protocol date, keeping the spacing"
+        ),
+    )
 
 
 @router.post(
@@ -375,10 +385,14 @@ def book_series(
 ) -> SeriesChangeOut:
     """Book the patient's signed plan as a whole series at the earliest free chairs. Needs a
     signed ``eligible`` decision, consent on the version in force and a signed plan (409 lists
-    what is missing); a planned date without a free chair is a 409 naming every such date.
+    what is missing). Without ``earliest`` a planned date without a free chair is a 409 naming
+    every such date and ``earliest possible: …`` (the series ``earliest`` would book); with
+    ``earliest`` the earliest feasible series is booked (409 when none starts within 56 days).
     The patient is e-mailed the visits in their language; ``confirmation`` says whether."""
     with c.uow() as uow:
-        series = intake_schedule.book_series(uow, c.clock, actor, patient_id, body.start_date)
+        series = intake_schedule.book_series(
+            uow, c.clock, actor, patient_id, body.start_date, earliest=body.earliest
+        )
         site = uow.sites.get(series.site_id)
         codes = {ch.id: ch.code for ch in uow.sites.chairs(series.site_id)}
         confirmation = visit_confirmations.confirm_booked(

@@ -1,6 +1,7 @@
 """Clinical steps of intake over HTTP: the prescriber's eligibility signature (with the override
-of ``needs_review``), consent, protocols and treatment plans, and the end-of-series review and
-decision (DESIGN.md §2.2–2.3, docs/intake.md).
+of ``needs_review``), consent (and the director's consent versions), protocols (and the
+director's own) and treatment plans, and the end-of-series review and decision (DESIGN.md
+§2.2–2.3, docs/intake.md).
 
 Each route calls the same service as the staff pages, so the API refuses what the pages refuse,
 with the same messages, and every read, write and refusal is in the audit trail.
@@ -14,9 +15,12 @@ from fastapi import APIRouter
 
 from ketaclinic.domain.errors import InvalidInput, NotFound
 from ketaclinic.services import intake_assessment, intake_consent, intake_plans, intake_review
-from ketaclinic.services.intake_models import InductionDecision
+from ketaclinic.services.audit import require_role
+from ketaclinic.services.intake_common import DIRECTOR
+from ketaclinic.services.intake_models import ConsentText, InductionDecision, clinic_protocol
 from ketaclinic.web.api.intake_schemas import (
     ConsentIn,
+    ConsentVersionIn,
     ConsentVersionOut,
     DecisionIn,
     EligibilitySignatureIn,
@@ -26,6 +30,7 @@ from ketaclinic.web.api.intake_schemas import (
     PlanIn,
     PlanOut,
     PlansOut,
+    ProtocolIn,
     ProtocolOut,
     ReviewOut,
     ScoreOut,
@@ -90,6 +95,26 @@ def consent_in_force(actor: ApiActor, c: AppContainer) -> ConsentVersionOut:
     return ConsentVersionOut.of(version)
 
 
+@router.post(
+    "/consent/versions",
+    response_model=ConsentVersionOut,
+    status_code=201,
+    responses=_errors(401, 403, 422),
+)
+def add_consent_version(
+    body: ConsentVersionIn, actor: ApiActor, c: AppContainer
+) -> ConsentVersionOut:
+    """Write the next consent version (clinic director only; anyone else gets 403, audited). It
+    is in force at once: from now on every patient has to consent to it before a series can be
+    booked. 422: an empty English text, or a text longer than 20000 characters."""
+    with c.uow() as uow:
+        require_role(uow, c.clock, actor, "consent_version", DIRECTOR)  # audited refusal first
+        version = intake_consent.add_consent_version(
+            uow, c.clock, actor, ConsentText(body.body_en, body.body_es)
+        )
+    return ConsentVersionOut.of(version)
+
+
 @router.get(
     "/patients/{patient_id}/consent",
     response_model=PatientConsentsOut,
@@ -137,6 +162,38 @@ def protocols(actor: ApiActor, c: AppContainer) -> list[ProtocolOut]:
     with c.uow() as uow:
         found = intake_plans.list_protocols(uow, c.clock, actor)
     return [ProtocolOut.of(p) for p in found]
+
+
+@router.post(
+    "/protocols",
+    response_model=ProtocolOut,
+    status_code=201,
+    responses=_errors(401, 403, 409, 422),
+)
+def add_protocol(body: ProtocolIn, actor: ApiActor, c: AppContainer) -> ProtocolOut:
+    """Add a clinic-defined protocol to the catalog (clinic director only; anyone else gets
+    403, audited). Its source reads "design: clinic-defined protocol", never a trial's. 422
+    names the field that is out of bounds (or ``duration_weeks`` when the infusions do not fit
+    the weeks, ``weekdays`` when neither or both of ``weekdays`` and ``spacing_days`` are
+    given); 409: the id is already in the catalog."""
+    with c.uow() as uow:
+        require_role(uow, c.clock, actor, "protocol", DIRECTOR)  # audited refusal first
+        protocol = clinic_protocol(
+            id=body.id.strip(),
+            name=body.name.strip(),
+            infusion_count=body.infusion_count,
+            duration_weeks=body.duration_weeks,
+            dose_mg_per_kg=body.dose_mg_per_kg,
+            infusion_min=body.infusion_min,
+            weekdays=tuple(body.weekdays),
+            spacing_days=body.spacing_days,
+            min_gap_days=body.min_gap_days,
+            observation_min=body.observation_min,
+            setup_min=body.setup_min,
+            note=body.note.strip(),
+        )
+        added = intake_plans.add_clinic_protocol(uow, c.clock, actor, protocol)
+    return ProtocolOut.of(added)
 
 
 @router.get(

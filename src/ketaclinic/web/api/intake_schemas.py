@@ -14,11 +14,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ketaclinic.domain.people import Site
-from ketaclinic.domain.protocols import WEEKDAY_NAMES, Protocol
+from ketaclinic.domain.protocols import (
+    NAME_MAX,
+    OBSERVATION_DEFAULT_MIN,
+    SETUP_DEFAULT_MIN,
+    WEEKDAY_NAMES,
+    Protocol,
+)
 from ketaclinic.domain.scheduling import OpeningHours
 from ketaclinic.services.intake_common import zone
 from ketaclinic.services.intake_models import (
     CANCEL_REASON_MAX,
+    CONSENT_TEXT_MAX,
     DECISION_NOTE_MAX,
     SIGNER_NAME_MAX,
     CancelledVisit,
@@ -103,6 +110,17 @@ class ConsentVersionOut(BaseModel):
         )
 
 
+class ConsentVersionIn(BaseModel):
+    """A new consent version's wording: English, and Spanish when the clinic has it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body_en: str = Field(max_length=CONSENT_TEXT_MAX, description="the consent text in English")
+    body_es: str = Field(
+        default="", max_length=CONSENT_TEXT_MAX, description="the Spanish text; may be empty"
+    )
+
+
 class ConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -165,6 +183,7 @@ class ProtocolOut(BaseModel):
     chair_min: int = Field(description="minutes a visit holds a chair")
     weekdays: list[int] = Field(description="0 = Monday; empty for a fixed spacing")
     spacing_days: int | None
+    min_gap_days: int = Field(description="shortest allowed interval between two infusions")
     source: str
 
     @classmethod
@@ -181,8 +200,36 @@ class ProtocolOut(BaseModel):
             chair_min=p.chair_min,
             weekdays=list(p.weekdays),
             spacing_days=p.spacing_days,
+            min_gap_days=p.gap_days,
             source=p.source.label(),
         )
+
+
+class ProtocolIn(BaseModel):
+    """A clinic-defined protocol. Exactly one of ``weekdays`` and ``spacing_days`` sets the
+    rhythm; ``domain/protocols.py`` checks the bounds and that the infusions fit the weeks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(
+        min_length=1, max_length=40, description="2–40 lowercase letters, digits or '-'"
+    )
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    infusion_count: int = Field(description="1–60 infusions")
+    duration_weeks: int = Field(description="1–104 weeks: the series ends within them")
+    dose_mg_per_kg: float = Field(allow_inf_nan=False, description="0.1–1 mg/kg")
+    infusion_min: int = Field(description="40–120 minutes")
+    weekdays: list[int] = Field(
+        default_factory=list, max_length=7, description="allowed weekdays, 0 = Monday"
+    )
+    spacing_days: int | None = Field(default=None, description="or a fixed interval, 1–365 days")
+    min_gap_days: int | None = Field(
+        default=None,
+        description="shortest interval when a visit is moved or shifted (default: the rhythm's)",
+    )
+    observation_min: int = Field(default=OBSERVATION_DEFAULT_MIN, description="30–480 minutes")
+    setup_min: int = Field(default=SETUP_DEFAULT_MIN, description="0–120 minutes")
+    note: str = Field(default="", max_length=2000)
 
 
 class PlanIn(BaseModel):

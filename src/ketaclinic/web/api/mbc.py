@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ketaclinic.adapters.fhir.build import fhir_id, instant
@@ -160,11 +160,39 @@ class RecordedOut(BaseModel):
     )
 
 
+class FhirValueIn(BaseModel):
+    """One FHIR ``QuestionnaireResponse.item.answer`` entry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    valueInteger: int = Field(ge=-1000, le=1000)
+
+
 class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     linkId: str = Field(min_length=1, max_length=32)  # FHIR's name
-    answer: int | None = Field(ge=-1000, le=1000, description="null = not answered")
+    answer: (
+        Annotated[int, Field(ge=-1000, le=1000)]
+        | Annotated[list[FhirValueIn], Field(max_length=MAX_ITEMS)]
+        | None
+    ) = Field(
+        description='the value (`2`), or FHIR\'s shape `[{"valueInteger": 2}]` (one entry); '
+        "null or `[]` = not answered",
+    )
+
+    def value(self, position: int) -> int | None:
+        """The answer as a number (``None``: not answered); more than one FHIR answer is an
+        error naming ``item[position].answer``."""
+        if not isinstance(self.answer, list):
+            return self.answer
+        if len(self.answer) > 1:
+            raise InvalidInput.for_field(
+                f"item[{position}].answer",
+                f"{len(self.answer)} answers",
+                'one answer, e.g. [{"valueInteger": 2}]',
+            )
+        return self.answer[0].valueInteger if self.answer else None
 
 
 class QuestionnaireResponseIn(BaseModel):
@@ -245,6 +273,20 @@ def list_instruments(actor: ApiActor, c: AppContainer) -> InstrumentList:
     return InstrumentList.model_validate({"items": described})
 
 
+@router.get("/instruments/{instrument_id}", response_model=InstrumentOut, responses=ERRORS)
+def get_instrument_definition(
+    instrument_id: Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[a-z0-9-]+$")],
+    actor: ApiActor,
+    c: AppContainer,
+) -> InstrumentOut:
+    """One instrument's definition (as in the list); 404 naming the known ids for an unknown
+    one."""
+    del actor  # any signed-in staff member; definitions hold no health data
+    with c.uow() as uow:
+        described = mbc_content.describe_instrument(uow, instrument_id)
+    return InstrumentOut.model_validate(described)
+
+
 @router.get("/patients/{patient_id}/scores", response_model=ScoresOut, responses=ERRORS)
 def patient_scores(
     patient_id: IdPath,
@@ -278,7 +320,7 @@ def record_response(
     for position, entry in enumerate(body.item):
         if entry.linkId in answers:
             raise InvalidInput.for_field(f"item[{position}].linkId", entry.linkId, "each item once")
-        answers[entry.linkId] = entry.answer
+        answers[entry.linkId] = entry.value(position)
     with c.uow() as uow:
         recorded = mbc.record_response(
             uow,

@@ -52,6 +52,7 @@ from ketaclinic.web.pages.chair_support import (
     notice_text,
     zone,
 )
+from ketaclinic.web.pages.mbc_staff_forms import embedded_form
 from ketaclinic.web.templating import flash, render
 
 
@@ -150,13 +151,19 @@ def render_session(
 ) -> Response:
     with c.uow() as uow:
         d = chair_views.session_detail(uow, c.clock, actor, session_id)
+        # The CADSS-6 form: the clinic's licensed wording if loaded, live totals (mbc.js).
+        cadss = embedded_form(
+            uow,
+            "cadss6",
+            [f"item_{n}" for n in CADSS6_ITEMS],
+            form or {},
+            problem_field=error.field if error and error.form == "dissociation" else None,
+            problem=error.message if error else None,
+        )
     after = c.settings.alert_escalate_after_min
-    return render(
-        request,
-        "chair/session.html",
-        session_context(d, actor, error, form or {}, after),
-        status=status,
-    )
+    context = session_context(d, actor, error, form or {}, after)
+    context["cadss"] = cadss
+    return render(request, "chair/session.html", context, status=status)
 
 
 def run_action(

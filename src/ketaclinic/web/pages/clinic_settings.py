@@ -1,4 +1,5 @@
-"""The director's clinical settings pages (``/admin/alert-rules``, ``/admin/outcome-definitions``):
+"""The director's clinical settings pages (``/admin/alert-rules``, ``/admin/outcome-definitions``,
+``/admin/eligibility-rules``):
 every adjustable number with its default, unit, source, and the clinic value with who approved
 it and when; a form sets or resets a value with a reason (services/clinic_settings.py)."""
 
@@ -18,8 +19,16 @@ from ketaclinic.web.templating import flash, render
 
 router = APIRouter()
 
-PATHS = {"alert": "/admin/alert-rules", "outcome": "/admin/outcome-definitions"}
-TITLES = {"alert": "Alert rules", "outcome": "Outcome definitions"}
+PATHS = {
+    "alert": "/admin/alert-rules",
+    "outcome": "/admin/outcome-definitions",
+    "eligibility": "/admin/eligibility-rules",
+}
+TITLES = {
+    "alert": "Alert rules",
+    "outcome": "Outcome definitions",
+    "eligibility": "Eligibility rules",
+}
 Field80 = Annotated[str, Form(max_length=80)]
 Field20 = Annotated[str, Form(max_length=20)]
 Reason = Annotated[str, Form(max_length=1000)]
@@ -59,6 +68,24 @@ def set_outcome_definition(
     reset: Field20 = "",
 ) -> Response:
     return _set(request, actor, c, "outcome", key, value, reason, bool(reset))
+
+
+@router.get("/admin/eligibility-rules", response_class=HTMLResponse)
+def eligibility_rules(request: Request, actor: PageActor, c: AppContainer) -> Response:
+    return _render(request, actor, c, "eligibility")
+
+
+@router.post("/admin/eligibility-rules", response_class=HTMLResponse, dependencies=[Csrf])
+def set_eligibility_rule(
+    request: Request,
+    actor: PageActor,
+    c: AppContainer,
+    key: Field80 = "",
+    value: Field20 = "",
+    reason: Reason = "",
+    reset: Field20 = "",
+) -> Response:
+    return _set(request, actor, c, "eligibility", key, value, reason, bool(reset))
 
 
 def _set(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -65,6 +66,9 @@ FIELDS = (
     "override_reason",
     "note",
 )
+# The form fields that decide the dose and so its plot (not the reason, the note or the weight
+# confirmation).
+PLOT_FIELDS = FIELDS[:10]
 FIELD_MAX = 2000  # longer than any field may be; the services name the real limits
 PREPARATIONS = (
     ("bag", "Bag of known final volume"),
@@ -104,7 +108,23 @@ def dose_preview(
     values = _with_defaults(form, DEFAULT_MG_PER_KG, "")
     with c.uow() as uow:
         preview = _preview(uow, c, actor, patient_id, values)
-    return render(request, "dosing/_result.html", _result_context(preview, values))
+    return render(request, "dosing/_result.html", _result_context(preview, values, patient_id))
+
+
+@router.get("/patients/{patient_id}/dose/plot.svg")
+def dose_plot(patient_id: IdPath, actor: PageActor, c: AppContainer, form: DoseFields) -> Response:
+    """The predicted plasma concentration of the dose form's values before anything is ordered:
+    the typical curve, the population 5–95 % band and the landmark ranges (illustrative; never
+    drives dosing). Bad input or a dose at a hard limit is a 422 naming the field."""
+    values = _with_defaults(form, DEFAULT_MG_PER_KG, "")
+    with c.uow() as uow:
+        prediction = dosing_tools.preview_curve(uow, c.clock, actor, patient_id, _request(values))
+    image = render_concentration_plot(
+        curves=(prediction.result,),
+        population=prediction.bands,
+        title=f"Predicted plasma concentration of this dose ({prediction.model.title})",
+    )
+    return Response(image, media_type=SVG, headers=SVG_HEADERS)
 
 
 @router.post("/patients/{patient_id}/dose", response_class=HTMLResponse, dependencies=[Csrf])
@@ -258,7 +278,7 @@ def _render_dose_page(
         "prescriber": actor.principal is not None and actor.principal.role is Role.PRESCRIBER,
         "may_order": actor.principal is not None and actor.principal.role in dosing.ORDER_ROLES,
     }
-    context.update(_result_context(preview, values))
+    context.update(_result_context(preview, values, patient_id))
     return render(request, "dosing/dose.html", context, status=status)
 
 
@@ -392,8 +412,18 @@ def _preview(
     return dosing.preview_dose(uow, c.clock, actor, patient_id, request)
 
 
-def _result_context(preview: dosing.DosePreview, values: dict[str, str]) -> dict[str, Any]:
-    return {"preview": preview, "result_error": preview.error, "form": values}
+def _result_context(
+    preview: dosing.DosePreview, values: dict[str, str], patient_id: int
+) -> dict[str, Any]:
+    """The live result's context, with the address of its plot: the same form values."""
+    query = urlencode({k: values[k] for k in PLOT_FIELDS if values.get(k, "").strip()})
+    return {
+        "preview": preview,
+        "result_error": preview.error,
+        "form": values,
+        "plot_src": f"/patients/{patient_id}/dose/plot.svg?{query}",
+        "disclaimer": DISCLAIMER,
+    }
 
 
 def _number(form: dict[str, str], field: str) -> float | None:

@@ -18,17 +18,17 @@ from starlette.datastructures import FormData
 
 from ketaclinic.adapters.notify.smtp import notifier_in
 from ketaclinic.domain.errors import Conflict, InvalidInput, PermissionDenied
-from ketaclinic.domain.instruments import get_instrument
 from ketaclinic.domain.intake import Condition
 from ketaclinic.domain.people import NewPatient, Role, Sex, Site
 from ketaclinic.locale import N_, gettext, supported
-from ketaclinic.services import intake_assessment, intake_consent, intake_leads
+from ketaclinic.services import clinic_settings, intake_assessment, intake_consent, intake_leads
 from ketaclinic.services.intake_common import local_today
 from ketaclinic.services.intake_models import ConsentText, IntakeNotes
 from ketaclinic.services.ports import UnitOfWork
 from ketaclinic.web import i18n
 from ketaclinic.web.deps import AppContainer, Csrf, IdPath, PageActor, active_site
 from ketaclinic.web.pages import intake_public, intake_schedule
+from ketaclinic.web.pages.mbc_staff_forms import embedded_form
 from ketaclinic.web.templating import flash, render
 
 router = APIRouter()
@@ -200,21 +200,50 @@ def _sex(text: str) -> Sex:
 # --- intake ---------------------------------------------------------------------------------
 
 
-def _intake_context(start: intake_assessment.IntakeStart, form: dict[str, Any]) -> dict[str, Any]:
-    pcl5, phq9, gad7 = get_instrument("pcl5"), get_instrument("phq9"), get_instrument("gad7")
+BASELINE_FORMS = (
+    ("pcl5", PCL5_FIELDS, "PCL-5 baseline (past month)", ""),
+    (
+        "phq9",
+        PHQ9_FIELDS,
+        "PHQ-9 baseline (past two weeks)",
+        "Item 9 at 1 or more asks for a same-day risk assessment: saving raises a safety review "
+        "for the prescribers today.",
+    ),
+    (
+        "gad7",
+        GAD7_FIELDS,
+        "GAD-7 baseline (past two weeks, optional)",
+        "Leave every answer blank to skip it; once started, all seven are needed.",
+    ),
+)
+
+
+def _intake_context(
+    uow: UnitOfWork,
+    start: intake_assessment.IntakeStart,
+    form: dict[str, Any],
+    error: InvalidInput | None = None,
+) -> dict[str, Any]:
+    error_field = _form_field(error.field) if error is not None else None
+    message = error.message if error is not None else None
+    # The questionnaires as on score entry (web/pages/mbc_staff_forms.py): official wording if
+    # the clinic loaded it, live totals; field names p01…, q1…, g1… as intake_data() reads them.
+    baseline = [
+        (
+            title,
+            note,
+            embedded_form(uow, i, fields, form, problem_field=error_field, problem=message),
+        )
+        for i, fields, title, note in BASELINE_FORMS
+    ]
     return {
         "patient": start.patient,
         "form": form,
         "last": start.last,
         "conditions": CONDITION_LABELS,
-        "pcl5": list(zip(PCL5_FIELDS, pcl5.items, strict=True)),
-        "pcl5_anchors": pcl5.anchors,
-        "phq9": list(zip(PHQ9_FIELDS, phq9.items, strict=True)),
-        "phq9_anchors": phq9.anchors,
-        "gad7": list(zip(GAD7_FIELDS, gad7.items, strict=True)),
-        "gad7_anchors": gad7.anchors,
-        "error": None,
-        "error_field": None,
+        "baseline_forms": baseline,
+        "error": message,
+        "error_field": error_field,
         "findings": [],
     }
 
@@ -225,13 +254,14 @@ def intake_form(
 ) -> Response:
     with c.uow() as uow:
         start = intake_assessment.start_intake(uow, c.clock, actor, patient_id)
-    last = start.last
-    form = {
-        "assessment_date": start.today.isoformat(),
-        "weight_kg": f"{last.weight_kg:g}" if last else "",
-        "height_cm": f"{last.height_cm:g}" if last and last.height_cm else "",
-    }
-    return render(request, "intake/intake_form.html", _intake_context(start, form))
+        last = start.last
+        form = {
+            "assessment_date": start.today.isoformat(),
+            "weight_kg": f"{last.weight_kg:g}" if last else "",
+            "height_cm": f"{last.height_cm:g}" if last and last.height_cm else "",
+        }
+        context = _intake_context(uow, start, form)
+    return render(request, "intake/intake_form.html", context)
 
 
 def _number(form: FormData, name: str) -> float | str | None:
@@ -308,10 +338,10 @@ def record_intake(
             stored = intake_assessment.record_intake(
                 uow, c.clock, actor, patient_id, intake_data(form), notes,
                 weight_confirmed=confirmed, notifier=notifier_in(c.extras),
+                settings=clinic_settings.clinic_eligibility_settings(uow),
             )  # fmt: skip
         except InvalidInput as error:
-            context = _intake_context(start, kept)
-            context.update(error=error.message, error_field=_form_field(error.field))
+            context = _intake_context(uow, start, kept, error)
             weight = _number(form, "weight_kg")
             if error.field == "weight_confirmed" and isinstance(weight, float):
                 context["findings"] = intake_assessment.weight_findings(uow, patient_id, weight)

@@ -171,11 +171,17 @@ def book_series(
     actor: PageActor,
     c: AppContainer,
     start_date: Annotated[str, Form(max_length=20)] = "",
+    earliest: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     with c.uow() as uow:
         try:
             series = intake_schedule.book_series(
-                uow, c.clock, actor, patient_id, parse_day("start_date", start_date)
+                uow,
+                c.clock,
+                actor,
+                patient_id,
+                parse_day("start_date", start_date),
+                earliest=earliest == "1",
             )
         except (InvalidInput, Conflict) as error:
             bad: KetaclinicError | None = error

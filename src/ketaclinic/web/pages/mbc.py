@@ -436,11 +436,12 @@ def outcomes_page(
 def score_plot(patient_id: IdPath, actor: PageActor, c: AppContainer) -> Response:
     """PCL-5 total and clusters, PHQ-9 and GAD-7 over time in the site's local time, with the
     remission line, the response line for the patient's baseline (the last PCL-5 on or before
-    the first infusion) and a marker at each infusion session's start."""
+    the first infusion), a marker at each infusion session's start and another kind of marker
+    at each past booked visit with no infusion session started that day."""
     with c.uow(readonly=True) as uow:
         scores = mbc.patient_scores(uow, c.clock, actor, patient_id, PLOTTED)
         outcome = mbc.patient_outcomes(uow, c.clock, actor, patient_id)
-        starts = mbc.infusion_starts(uow, c.clock, actor, patient_id)
+        marks = mbc.infusion_marks(uow, c.clock, actor, patient_id)
         site = uow.sites.get(scores.patient.site_id)
     zone = ZoneInfo(site.timezone if site else "UTC")
 
@@ -456,7 +457,10 @@ def score_plot(patient_id: IdPath, actor: PageActor, c: AppContainer) -> Respons
         remission=lines.remission,
         response=lines.response,
         # On the scores' time axis: the site's local time, as naive datetimes.
-        infusions_at=[s.started_at.astimezone(zone).replace(tzinfo=None) for s in starts],
+        infusions_at=[s.started_at.astimezone(zone).replace(tzinfo=None) for s in marks.starts],
+        unstarted_visits_at=[
+            v.starts_at.astimezone(zone).replace(tzinfo=None) for v in marks.visits_without_session
+        ],
         title="Symptom scores",
     )
     return Response(content=svg, media_type="image/svg+xml")

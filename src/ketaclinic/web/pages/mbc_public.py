@@ -9,6 +9,7 @@ shows the patient's name or any clinical detail: whoever holds the link sees onl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -108,6 +109,7 @@ def _form_page(
         "org_name": org,
         "due_date": link.due_at.astimezone(zone).date() if link.due_at else None,
         "forms": forms,
+        "prefixes": field_prefixes(link.instrument_ids),
         "item_count": sum(len(f.items) for f in forms),
         "values": values,
         "problems": {item: gettext(lang, message) for item, message in problems.items()},
@@ -184,29 +186,50 @@ def respond(
     return render(request, "mbc/respond_message.html", context)
 
 
+def field_prefixes(instrument_ids: Sequence[str]) -> dict[str, str]:
+    """The prefix of each instrument's form fields on one page: ``""`` (the field is the item
+    id) unless another instrument of the page has an item with the same id — both PCL-5 forms
+    share ``pcl5_01``… — in which case every such instrument's fields are named
+    ``"<instrument>--<item>"``, so one answer never lands in the other form. Forms without a
+    shared id keep their plain names (a page opened before an upgrade still submits)."""
+    seen: dict[str, int] = {}
+    for instrument_id in instrument_ids:
+        for item in mbc_content.known_instrument(instrument_id).items:
+            seen[item.id] = seen.get(item.id, 0) + 1
+    return {
+        instrument_id: f"{instrument_id}--"
+        if any(seen[i.id] > 1 for i in mbc_content.known_instrument(instrument_id).items)
+        else ""
+        for instrument_id in instrument_ids
+    }
+
+
 def _parse(
     form: FormData, link: SelfReportLink
 ) -> tuple[dict[str, dict[str, int | None]], dict[str, int], dict[str, str]]:
     """Answers by instrument and item, the valid values to re-show, and a problem message per
-    unanswered or invalid item (English source text, translated when shown)."""
+    unanswered or invalid item (English source text, translated when shown); the last two are
+    keyed by form field name (``field_prefixes``)."""
     answers: dict[str, dict[str, int | None]] = {}
     values: dict[str, int] = {}
     problems: dict[str, str] = {}
+    prefixes = field_prefixes(link.instrument_ids)
     for instrument_id in link.instrument_ids:
         instrument = mbc_content.known_instrument(instrument_id)
         given: dict[str, int | None] = {}
         for item in instrument.items:
-            raw = form.get(item.id)
+            field = prefixes[instrument_id] + item.id
+            raw = form.get(field)
             value: int | None = None
             if isinstance(raw, str) and raw.strip().lstrip("-").isdigit() and len(raw) < 6:
                 value = int(raw)
             if value is None:
-                problems[item.id] = MISSING if not raw else INVALID_ANSWER
+                problems[field] = MISSING if not raw else INVALID_ANSWER
             elif not item.min_value <= value <= item.max_value:
-                problems[item.id] = INVALID_ANSWER
+                problems[field] = INVALID_ANSWER
                 value = None
             else:
-                values[item.id] = value
+                values[field] = value
             given[item.id] = value
         answers[instrument_id] = given
     return answers, values, problems

@@ -30,7 +30,11 @@ function updateScoreForm(form) {
     }
     for (const out of section.closest("form").querySelectorAll("[data-subscale-total]")) {
       const sub = out.getAttribute("data-subscale-total");
+      // A subscale total belongs to one instrument when it says so (forms with several).
+      const owner = out.getAttribute("data-subscale-for");
+      if (owner && owner !== id) continue;
       const subItems = section.querySelectorAll(`[data-subscale="${sub}"]`);
+      if (!owner && !subItems.length) continue;
       const subAnswered = [...subItems].every((i) => i.querySelector("input:checked"));
       out.textContent = subAnswered && subItems.length ? String(subscales.get(sub) || 0) : "–";
     }

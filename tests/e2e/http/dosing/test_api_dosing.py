@@ -17,15 +17,20 @@ from ketaclinic.adapters.db import tables as t
 from ketaclinic.adapters.db import tables_dosing as td
 from ketaclinic.cli.pk import register
 from ketaclinic.domain.people import BodyMeasurement
+from ketaclinic.services import dosing_library
+from ketaclinic.services.audit import Actor
+from ketaclinic.services.auth import principal_of
 
 REASON = "Partial response at 0.5 mg/kg after two infusions"
 
 
-def cli_json(command: str, *args: str) -> dict[str, Any]:
+def cli_json(command: str, *args: str, database: str = "", exit_code: int = 0) -> dict[str, Any]:
+    """The command's JSON, run against ``database`` (a URL) or with none configured."""
     app = typer.Typer()
     register(app)
-    result = CliRunner().invoke(app, [command, *args, "--json"])
-    assert result.exit_code == 0, result.stderr
+    env = {"KETACLINIC_DATABASE_URL": database or None, "KETACLINIC_DATA_DIR": "/nonexistent"}
+    result = CliRunner().invoke(app, [command, *args, "--json"], env=env)
+    assert result.exit_code == exit_code, result.stderr
     body: dict[str, Any] = json.loads(result.stdout)
     return body
 
@@ -83,10 +88,49 @@ def audited(demo, resource: str) -> list[tuple[str, str, str]]:
         ),
     ],
 )
-def test_the_dose_calculator_answers_as_the_command_line(client, token_for, body, args) -> None:
+def test_the_dose_calculator_answers_as_the_command_line(
+    client, token_for, demo, body, args
+) -> None:
     response = client.post("/api/v1/dose", json=body, headers=token_for("nurse.mia"))
     assert response.status_code == 200, response.text
-    assert response.json() == cli_json("dose", *args)
+    database = demo.settings.effective_database_url
+    assert response.json() == cli_json("dose", *args, database=database)
+    assert response.json()["library"] == "clinic"
+
+
+def test_the_command_line_and_the_api_agree_after_the_clinic_lowers_a_limit(
+    client, token_for, demo
+) -> None:
+    with demo.uow() as uow:
+        director = Actor(principal_of(uow.users.by_username("director.mia")), "test")
+    for level, value in (("soft", 0.4), ("hard", 0.45)):
+        with demo.uow() as uow:
+            dosing_library.set_limit(
+                uow,
+                demo.clock,
+                director,
+                protocol_id="default",
+                quantity="dose_mg_per_kg",
+                level=level,
+                value=value,
+                reason="clinic ceiling for new patients",
+            )
+    database = demo.settings.effective_database_url
+    headers = token_for("nurse.mia")
+    args = ["--weight-kg", "70", "--minutes", "40", "--bag-ml", "100"]
+    body = {"weight_kg": 70, "minutes": 40, "bag_ml": 100}
+    # 0.42 mg/kg: ok in the shipped library, soft in the clinic's.
+    api = client.post("/api/v1/dose", json={**body, "mg_per_kg": 0.42}, headers=headers)
+    cli = cli_json("dose", *args, "--mg-per-kg", "0.42", database=database)
+    assert api.json() == cli
+    assert (cli["limit"], cli["library"]) == ("soft", "clinic")
+    assert cli_json("dose", *args, "--mg-per-kg", "0.42")["limit"] == "ok"  # shipped library
+    # 0.5 mg/kg: the trials' dose, above the clinic's hard limit: refused by both.
+    api = client.post("/api/v1/dose", json={**body, "mg_per_kg": 0.5}, headers=headers)
+    assert (api.status_code, api.json()["error"]["code"]) == (422, "hard_limit")
+    cli = cli_json("dose", *args, "--mg-per-kg", "0.5", database=database, exit_code=2)
+    assert (cli["limit"], cli["library"]) == ("hard", "clinic")
+    assert any(hit["limit"] == 0.45 and hit["level"] == "hard" for hit in cli["limits_hit"])
 
 
 def test_a_hard_limit_is_a_422_naming_the_limit_and_its_source(client, token_for, demo) -> None:
@@ -124,6 +168,10 @@ def test_a_hard_limit_is_a_422_naming_the_limit_and_its_source(client, token_for
         ("/api/v1/simulate", {"population": 10**9}, "population", "1000000000"),
         ("/api/v1/simulate", {"population": 10000, "step_s": 1}, "population", "10000"),
         ("/api/v1/simulate", {"weight_kg": 700}, "weight_kg", "700"),
+        ("/api/v1/simulate", {"population": 10, "cv": {"v1_l": 30}}, "cv.v1_l", "30"),
+        ("/api/v1/simulate", {"population": 10, "cv": {"clearance": 0.3}}, "cv", "clearance"),
+        ("/api/v1/simulate", {"cv": {"v1_l": 0.5}}, "cv", "v1_l"),
+        ("/api/v1/simulate", {"threshold_ng_per_ml": 0}, "threshold_ng_per_ml", "0"),
     ],
 )
 def test_bad_input_is_a_422_naming_field_value_and_range(
@@ -153,6 +201,30 @@ def test_the_simulator_answers_as_the_command_line(client, token_for) -> None:
     )
     assert population.status_code == 200
     assert population.json() == cli_json("simulate", *args, "--population", "300", "--seed", "4")
+
+
+def test_population_cvs_and_the_threshold_answer_as_the_command_line(client, token_for) -> None:
+    body = {
+        "model": "kamp",
+        "weight_kg": 70,
+        "mg_per_kg": 0.5,
+        "minutes": 40,
+        "step_s": 60,
+        "population": 300,
+        "seed": 2,
+        "cv": {"cl_l_per_min": 0.6},
+        "threshold_ng_per_ml": 150,
+    }
+    response = client.post("/api/v1/simulate", json=body, headers=token_for("nurse.mia"))
+    assert response.status_code == 200, response.text
+    args = ["--model", "kamp", "--weight-kg", "70", "--mg-per-kg", "0.5", "--minutes", "40"]
+    args += ["--step-s", "60", "--population", "300", "--seed", "2"]
+    args += ["--cv", "cl_l_per_min=0.6", "--threshold-ng-per-ml", "150"]
+    expected = cli_json("simulate", *args)
+    assert response.json() == expected
+    assert expected["cv"]["cl_l_per_min"] == 0.6
+    assert expected["cv_given"] == ["cl_l_per_min"]
+    assert "150" in expected["probability_peak_above_ng_per_ml"]
 
 
 def test_an_explicit_schedule_with_a_pause_is_simulated(client, token_for) -> None:
@@ -318,3 +390,36 @@ def test_the_demo_clinic_has_a_verified_order_and_a_confirmed_override(
     assert stepped["mg_per_kg"] == 0.6
     assert stepped["status"] == "verified"
     assert stepped["override"]["confirmed_by"] == "nurse.mia"
+
+
+def test_a_sessions_prediction_is_served_with_the_clinics_model_and_audited(
+    client, token_for, demo
+) -> None:
+    nurse = token_for("nurse.mia")
+    sessions = client.get("/api/v1/sessions?state=active", headers=nurse).json()["items"]
+    running = next(s for s in sessions if s["mrn"] == "DEMO-0001")
+    path = f"/api/v1/sessions/{running['id']}/prediction"
+    response = client.get(path, headers=nurse)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["session_id"], body["model"]) == (running["id"], "kamp")
+    assert "unverified" in body["provenance"]
+    assert len(body["times_min"]) == len(body["plasma_ng_per_ml"]) > 100
+    assert 0 < body["now_ng_per_ml"] <= body["cmax_ng_per_ml"]
+    assert body["note"].startswith("Illustrative")
+    assert ("read", "ok", "prediction") in audited(demo, "administration")
+    with demo.uow() as uow:
+        director = Actor(principal_of(uow.users.by_username("director.mia")), "test")
+    with demo.uow() as uow:
+        dosing_library.set_pk_model(uow, demo.clock, director, "clements")
+    other = client.get(path, headers=nurse).json()
+    assert other["model"] == "clements"
+    assert other["now_ng_per_ml"] != pytest.approx(body["now_ng_per_ml"], rel=1e-3)
+    # Another site's nurse gets "not found"; the front desk is refused; no start, no curve.
+    assert client.get(path, headers=token_for("nurse.fll")).status_code == 404
+    assert client.get(path, headers=token_for("frontdesk.mia")).status_code == 403
+    waiting = [s for s in sessions if s["infusion_started_at"] is None]
+    assert waiting  # the demo has patients at the chair before their start
+    none = client.get(f"/api/v1/sessions/{waiting[0]['id']}/prediction", headers=nurse)
+    assert none.status_code == 404
+    assert "no prediction" in none.json()["error"]["message"]

@@ -10,6 +10,7 @@ import re
 import sqlalchemy as sa
 
 from ketaclinic.adapters.db import tables as t
+from ketaclinic.adapters.db import tables_chair as tc
 from ketaclinic.adapters.db import tables_dosing as td
 
 PASSWORD = "demo-clinic-2026"
@@ -248,3 +249,81 @@ def test_the_director_reviews_and_sets_the_drug_library(client, login_as) -> Non
 def test_only_the_director_sees_the_drug_library(client, login_as) -> None:
     login_as("prescriber.mia")
     assert client.get("/admin/drug-library").status_code == 403
+
+
+def test_the_dose_form_plots_the_predicted_concentration_before_ordering(
+    client, login_as, demo
+) -> None:
+    login_as("nurse.mia")
+    pid = patient_id(demo)
+    before = order_count(demo)
+    page = client.get(f"/patients/{pid}/dose")
+    assert 'data-testid="dose-plot"' in page.text
+    found = re.search(r'<img src="([^"]+/dose/plot\.svg\?[^"]+)"', page.text)
+    assert found is not None
+    src = found.group(1).replace("&amp;", "&")
+    assert "mg_per_kg=0.5" in src
+    assert "minutes=40" in src
+    assert "bag_ml=100" in src
+    plot = client.get(src)
+    assert plot.status_code == 200
+    assert plot.headers["content-type"] == "image/svg+xml"
+    assert b"<svg" in plot.content
+    assert b"Kamp 2020" in plot.content  # the clinic's model for plots, named in the title
+    # The live result follows the form: the plot's address carries the values typed.
+    preview = client.get(
+        f"/patients/{pid}/dose/preview",
+        params={"mg_per_kg": "0.3", "minutes": "60", "preparation": "bag", "bag_ml": "250"},
+    )
+    assert "mg_per_kg=0.3&amp;minutes=60&amp;preparation=bag&amp;bag_ml=250" in preview.text
+    other = client.get(
+        f"/patients/{pid}/dose/plot.svg",
+        params={"mg_per_kg": "0.3", "minutes": "60", "preparation": "bag", "bag_ml": "250"},
+    )
+    assert other.status_code == 200
+    assert other.content != plot.content
+    # A dose at a hard limit is not drawn, and bad input is a 422 naming the field.
+    hard = client.get(f"/patients/{pid}/dose/preview", params={"mg_per_kg": "1.2"})
+    assert 'data-testid="dose-plot"' not in hard.text
+    refused = client.get(f"/patients/{pid}/dose/plot.svg", params={"mg_per_kg": "1.2"})
+    assert refused.status_code == 422
+    assert "dose_mg_per_kg: got 1.2" in refused.text
+    bad = client.get(f"/patients/{pid}/dose/plot.svg", params={"minutes": "soon"})
+    assert bad.status_code == 422
+    assert "minutes: got &#39;soon&#39;, expected a number" in bad.text
+    assert order_count(demo) == before  # nothing is stored
+
+
+def test_the_chair_plots_the_record_with_the_clinics_pk_model(client, login_as, demo) -> None:
+    with demo.engine.connect() as conn:
+        running = conn.execute(
+            sa.select(tc.infusion_session.c.id)
+            .join(t.patient, t.patient.c.id == tc.infusion_session.c.patient_id)
+            .where(t.patient.c.mrn == "DEMO-0001", tc.infusion_session.c.state == "running")
+        ).scalar_one()
+    login_as("nurse.mia")
+    page = client.get(f"/sessions/{running}")
+    assert 'data-testid="prediction-model"' in page.text
+    assert "Kamp 2020" in page.text
+    first = client.get(f"/sessions/{running}/concentration.svg")
+    assert first.status_code == 200
+    assert first.headers["content-type"].startswith("image/svg+xml")
+    assert b"<svg" in first.content
+    login_as("director.mia")
+    token = csrf(client.get("/admin/drug-library").text)
+    chosen = client.post(
+        "/admin/drug-library/model",
+        data={"csrf_token": token, "model": "domino"},
+        follow_redirects=False,
+    )
+    assert chosen.status_code == 303
+    login_as("nurse.mia")
+    page = client.get(f"/sessions/{running}")
+    wording = re.search(r'data-testid="prediction-model">([^<]+)<', page.text)
+    assert wording is not None
+    assert "Domino" in wording.group(1)
+    assert "Kamp" not in wording.group(1)
+    second = client.get(f"/sessions/{running}/concentration.svg")
+    assert second.status_code == 200
+    assert b"<svg" in second.content
+    assert second.content != first.content  # another model, another curve

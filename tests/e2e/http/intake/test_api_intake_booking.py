@@ -4,13 +4,14 @@ dismissing leads, a patient's series, moving and cancelling one visit, and clini
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from ketaclinic.adapters.db import tables as t
 from ketaclinic.adapters.db import tables_intake as ti
-from ketaclinic.services.intake_models import Inquiry, NewVisit, Series
+from ketaclinic.services.intake_models import Inquiry, NewVisit, Series, TreatmentPlan
 
 MIAMI = ZoneInfo("America/New_York")
 
@@ -217,6 +218,8 @@ def test_a_visit_moves_within_the_protocols_spacing(client, demo, token_for) -> 
     assert "visit 1" in error["message"]
     late = client.post(f"{url}/2/move", json={"at": "17:30"}, headers=headers)
     assert late.status_code == 422
+    assert late.json()["error"]["field"] == "at"  # the request's name for the time
+    assert late.json()["error"]["message"].startswith("at: got '17:30', expected a start time")
     unknown = client.post(f"{url}/7/move", json={"at": "09:00"}, headers=headers)
     assert unknown.status_code == 422
     assert unknown.json()["error"]["field"] == "visit_number"
@@ -225,6 +228,86 @@ def test_a_visit_moves_within_the_protocols_spacing(client, demo, token_for) -> 
     assert bad_time.json()["error"]["field"] == "at"
     kept = client.get(f"/api/v1/patients/{pid}/series", headers=headers).json()["series"][-1]
     assert kept["visits"][1] == after
+
+
+def fill_day(demo, day: dt.date) -> None:
+    """Every MIA chair taken 08:00–18:00 on ``day`` by another patient's series (DEMO-0021)."""
+    other = patient_id(demo, "DEMO-0021")
+    with demo.uow() as uow:
+        site = uow.sites.by_code("MIA")
+        signer = uow.users.by_username("prescriber.mia")
+        plan = uow.schedule.add_plan(
+            TreatmentPlan(0, other, "feder-2021", 0.5, day, signer.id, dt.datetime.now(dt.UTC))
+        )
+        start = dt.datetime.combine(day, dt.time(8), tzinfo=MIAMI).astimezone(dt.UTC)
+        visits = [
+            NewVisit(chair.id, number, start, start + dt.timedelta(hours=10), day)
+            for number, chair in enumerate(uow.sites.chairs(site.id), start=1)
+        ]
+        series = Series(0, other, site.id, plan.id, "feder-2021", signer.id, plan.signed_at)
+        uow.schedule.add_series(series, visits)
+        uow.commit()
+
+
+def test_a_full_date_names_the_earliest_series_and_earliest_books_it(
+    client, demo, token_for, login_as
+) -> None:
+    pid = patient_id(demo, "DEMO-0005")
+    headers = token_for("frontdesk.mia")
+    monday = today() + dt.timedelta(days=63 - today().weekday())
+    wednesday, friday = monday + dt.timedelta(days=2), monday + dt.timedelta(days=4)
+    fill_day(demo, wednesday)
+    before = count(demo, ti.treatment_series)
+    refused = client.post(
+        f"/api/v1/patients/{pid}/series",
+        json={"start_date": monday.isoformat()},
+        headers=headers,
+    )
+    assert refused.status_code == 409
+    error = refused.json()["error"]
+    assert error["field"] == "start_date"
+    assert f"{wednesday.isoformat()}: every chair (4) is booked" in error["message"]
+    assert f"earliest possible: {friday.isoformat()} 08:00 MIA-1" in error["message"]
+    assert count(demo, ti.treatment_series) == before
+
+    # the series page shows the same, and books the earliest series on request
+    login_as("frontdesk.mia")
+    page = client.get(f"/patients/{pid}/series")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    shown = client.post(
+        f"/patients/{pid}/series",
+        data={"csrf_token": token.group(1), "start_date": monday.isoformat()},
+    )
+    assert shown.status_code == 409
+    assert 'data-testid="earliest-hint"' in shown.text
+    assert f"{friday.isoformat()} 08:00 MIA-1" in shown.text
+    assert count(demo, ti.treatment_series) == before
+
+    booked = client.post(
+        f"/api/v1/patients/{pid}/series",
+        json={"start_date": monday.isoformat(), "earliest": True},
+        headers=headers,
+    )
+    assert booked.status_code == 201, booked.text
+    days = [dt.date.fromisoformat(v["local_start"][:10]) for v in booked.json()["visits"]]
+    assert days[0] == friday
+    assert [d.weekday() for d in days] == [4, 0, 2, 4, 0, 2]
+    assert wednesday not in days
+    assert audit(demo, "series", "create")[-1].detail.endswith(", earliest")
+
+    # the page's "Book earliest possible" does the same (a day later, so the dates are free)
+    by_page = client.post(
+        f"/patients/{pid}/series",
+        data={
+            "csrf_token": token.group(1),
+            "start_date": (days[-1] + dt.timedelta(days=1)).isoformat(),
+            "earliest": "1",
+        },
+        follow_redirects=False,
+    )
+    assert by_page.status_code == 303, by_page.text
+    assert count(demo, ti.treatment_series) == before + 2
 
 
 def test_a_cancelled_visit_frees_its_chair_and_is_kept_with_its_reason(

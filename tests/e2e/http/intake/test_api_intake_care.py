@@ -218,6 +218,141 @@ def test_consent_to_an_older_version_is_a_conflict(client, demo, token_for) -> N
     assert count(demo, ti.patient_consent) == before
 
 
+def created(demo, resource: str) -> list[str]:
+    """The resource ids of the audit's create entries for ``resource``, oldest first."""
+    with demo.engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(t.audit_event.c.resource_id)
+                .where(t.audit_event.c.action == "create", t.audit_event.c.resource == resource)
+                .order_by(t.audit_event.c.seq)
+            ).scalars()
+        )
+
+
+def test_the_director_writes_a_consent_version_that_is_in_force_at_once(
+    client, demo, token_for
+) -> None:
+    director, nurse = token_for("director.mia"), token_for("nurse.mia")
+    before = client.get("/api/v1/consent", headers=nurse).json()
+    written = client.post(
+        "/api/v1/consent/versions",
+        json={"body_en": "Our new consent wording.", "body_es": "Nuestro texto nuevo."},
+        headers=director,
+    )
+    assert written.status_code == 201, written.text
+    version = written.json()
+    assert version["version"] == before["version"] + 1
+    assert (version["body_en"], version["body_es"]) == (
+        "Our new consent wording.",
+        "Nuestro texto nuevo.",
+    )
+    assert client.get("/api/v1/consent", headers=nurse).json()["id"] == version["id"]
+    assert created(demo, "consent_version")[-1] == str(version["id"])
+    # a patient who consented to the old version has to consent again
+    pid = patient_id(demo, "DEMO-0005")
+    mine = client.get(f"/api/v1/patients/{pid}/consent", headers=nurse).json()
+    assert mine["current"] is False
+
+
+def test_only_the_director_writes_consent_versions_and_bad_text_is_refused(
+    client, demo, token_for
+) -> None:
+    versions = count(demo, ti.consent_version)
+    refusals = denied(demo, "consent_version")
+    for who in ("nurse.mia", "prescriber.mia", "frontdesk.mia"):
+        answer = client.post(
+            "/api/v1/consent/versions", json={"body_en": "Mine."}, headers=token_for(who)
+        )
+        assert answer.status_code == 403, who
+    assert denied(demo, "consent_version") == refusals + 3
+    director = token_for("director.mia")
+    blank = client.post("/api/v1/consent/versions", json={"body_en": "  "}, headers=director)
+    assert blank.status_code == 422
+    assert blank.json()["error"]["field"] == "body_en"
+    huge = client.post("/api/v1/consent/versions", json={"body_en": "x" * 20_001}, headers=director)
+    assert huge.status_code == 422
+    extra = client.post(
+        "/api/v1/consent/versions", json={"body_en": "Text.", "version": 9}, headers=director
+    )
+    assert extra.status_code == 422
+    assert count(demo, ti.consent_version) == versions
+
+
+WEEKLY = {
+    "id": "weekly-4",
+    "name": "Four weekly infusions",
+    "infusion_count": 4,
+    "duration_weeks": 4,
+    "dose_mg_per_kg": 0.5,
+    "infusion_min": 40,
+    "weekdays": [1],
+}
+
+
+def test_the_director_adds_a_clinic_protocol_that_plans_can_use(client, demo, token_for) -> None:
+    director = token_for("director.mia")
+    added = client.post("/api/v1/protocols", json=WEEKLY, headers=director)
+    assert added.status_code == 201, added.text
+    body = added.json()
+    assert (body["id"], body["chair_min"], body["weekdays"], body["min_gap_days"]) == (
+        "weekly-4",
+        180,
+        [1],
+        7,
+    )
+    assert body["source"].startswith("[design: clinic-defined protocol")
+    assert created(demo, "protocol")[-1] == "weekly-4"
+    listed = client.get("/api/v1/protocols", headers=token_for("frontdesk.mia")).json()
+    assert listed[-1]["id"] == "weekly-4"
+    pid = patient_id(demo, "DEMO-0021")
+    plan = client.post(
+        f"/api/v1/patients/{pid}/plan",
+        json={
+            "protocol_id": "weekly-4",
+            "dose_mg_per_kg": 0.5,
+            "start_date": (today() + dt.timedelta(days=7)).isoformat(),
+        },
+        headers=token_for("prescriber.mia"),
+    )
+    assert plan.status_code == 201, plan.text
+    again = client.post("/api/v1/protocols", json=WEEKLY, headers=director)
+    assert again.status_code == 409
+    assert again.json()["error"]["field"] == "id"
+    builtin = client.post(
+        "/api/v1/protocols", json={**WEEKLY, "id": "feder-2021"}, headers=director
+    )
+    assert builtin.status_code == 409
+
+
+def test_a_bad_protocol_is_refused_naming_the_field_and_nothing_is_stored(
+    client, demo, token_for
+) -> None:
+    director = token_for("director.mia")
+    protocols = count(demo, ti.clinic_protocol)
+    cases = [
+        ({"id": "Weekly 4"}, "id"),
+        ({"dose_mg_per_kg": 2.0}, "dose_mg_per_kg"),
+        ({"infusion_min": 20}, "infusion_min"),
+        ({"infusion_count": 9}, "duration_weeks"),  # nine Tuesdays do not fit four weeks
+        ({"weekdays": []}, "weekdays"),  # neither weekdays nor spacing_days
+        ({"spacing_days": 7}, "weekdays"),  # both
+        ({"weekdays": [3, 1]}, "weekdays"),
+        ({"min_gap_days": 9}, "min_gap_days"),
+        ({"observation_min": 10}, "observation_min"),
+    ]
+    for change, field in cases:
+        answer = client.post("/api/v1/protocols", json={**WEEKLY, **change}, headers=director)
+        assert answer.status_code == 422, (change, answer.text)
+        assert answer.json()["error"]["field"] == field, (change, answer.json())
+    refusals = denied(demo, "protocol")
+    for who in ("nurse.mia", "prescriber.mia", "frontdesk.mia"):
+        answer = client.post("/api/v1/protocols", json=WEEKLY, headers=token_for(who))
+        assert answer.status_code == 403, who
+    assert denied(demo, "protocol") == refusals + 3
+    assert count(demo, ti.clinic_protocol) == protocols
+
+
 # --- protocols and plans --------------------------------------------------------------------
 
 

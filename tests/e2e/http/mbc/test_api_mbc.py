@@ -206,7 +206,8 @@ def test_a_cssrs_entry_against_the_skip_logic_is_422(client, demo, token_for):
 
 
 def test_outcomes_state_baseline_change_and_their_sources(client, demo, token_for):
-    # A scored demo patient with no plan, series or session is anchored on the first PCL-5.
+    # A scored demo patient with no plan, series or session (one waiting for the prescriber,
+    # screened weeks before the intake) is anchored on the first PCL-5.
     pid = unanchored_patient(demo)
     body = client.get(f"/api/v1/patients/{pid}/outcomes", headers=token_for("nurse.mia")).json()
     outcome = body["outcome"]
@@ -214,7 +215,7 @@ def test_outcomes_state_baseline_change_and_their_sources(client, demo, token_fo
     assert "first PCL-5 on record" in body["baseline_rule"]
     assert body["first_infusion"] is None
     assert outcome["baseline"]["total"] > 0
-    assert len(outcome["points"]) >= 9  # ten weekly follow-ups, fewer only near "now"
+    assert len(outcome["points"]) >= 1  # the intake's scores after the screening's
     point = outcome["points"][-1]
     assert point["change"] == outcome["baseline"]["total"] - point["total"]
     assert "Feder 2021" in outcome["definitions"]["response"]
@@ -269,3 +270,185 @@ def test_a_self_report_link_from_the_api_is_answered_once(client, demo, token_fo
     assert (
         client.post(path, data={"csrf_token": csrf, "language": "en", **answers}).status_code == 410
     )
+
+
+def test_the_clinic_pcl5_cut_point_is_shown_with_its_source_and_scores_entries(
+    client, demo, token_for, login_as
+):
+    url = "/api/v1/settings/outcome-definitions"
+    nurse = token_for("nurse.mia")
+    row = next(
+        s for s in client.get(url, headers=nurse).json()["settings"] if s["key"] == "pcl5.cut_point"
+    )
+    assert (row["default"], row["value"], row["clinic_value"]) == (33, 33, False)
+    assert row["default_source"] == "[cited: VA PCL-5 guide, REFERENCE.md §8.1]"
+    assert (row["accepted_min"], row["accepted_max"]) == (0, 80)
+    director = token_for("director.mia")
+    refused = client.put(
+        url, json={"key": "pcl5.cut_point", "value": 90, "reason": "typo"}, headers=director
+    )
+    assert refused.status_code == 422
+    changed = client.put(
+        url,
+        json={"key": "pcl5.cut_point", "value": 31, "reason": "Screening: lower end"},
+        headers=director,
+    )
+    assert changed.status_code == 200, changed.text
+    row = next(
+        s for s in client.get(url, headers=nurse).json()["settings"] if s["key"] == "pcl5.cut_point"
+    )
+    assert (row["value"], row["clinic_value"], row["approved_by"]) == (31, True, "director.mia")
+    assert "default 33 {score}, source cited: VA PCL-5 guide" in row["source"]
+    pid = patient_id(demo, "DEMO-0005")
+    # 12 × 2 + 8 × 1 = 32: below the shipped 33, at or above the clinic's 31.
+    values = [2] * 12 + [1] * 8
+    items = [{"linkId": f"pcl5_{n:02d}", "answer": v} for n, v in enumerate(values, start=1)]
+    recorded = client.post(
+        f"/api/v1/patients/{pid}/questionnaire-responses",
+        json={"questionnaire": "pcl5", "item": items},
+        headers=nurse,
+    )
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json()["response"]["total"] == 32
+    assert "probable_ptsd_cut_point" in recorded.json()["response"]["flags"]
+    login_as("nurse.mia")
+    page = client.get("/admin/outcome-definitions")
+    assert "PCL-5 probable PTSD cut-point" in page.text
+    assert "[cited: VA PCL-5 guide, REFERENCE.md §8.1]" in page.text
+
+
+def test_a_positive_item_9_over_the_api_e_mails_the_responsible_prescriber_without_identity(
+    client, demo, token_for, smtp_inbox
+):
+    """End to end: the API, the safety routing and the SMTP notifier against a real SMTP
+    server on loopback. The e-mail names only the internal patient id (docs/mbc.md: no name,
+    MRN or score is e-mailed)."""
+    from ketaclinic.adapters.db import tables_intake as ti
+    from ketaclinic.adapters.notify.smtp import EXTRAS_KEY, SmtpNotifier, build_notifier
+
+    notifier = build_notifier(
+        demo.settings.model_copy(
+            update={
+                "smtp_host": "127.0.0.1",
+                "smtp_port": smtp_inbox.port,
+                "smtp_sender": "ketaclinic@clinic.example",
+            }
+        )
+    )
+    assert isinstance(notifier, SmtpNotifier)
+    demo.extras[EXTRAS_KEY] = notifier
+    pid = patient_id(demo, "DEMO-0005")
+    with demo.engine.connect() as conn:
+        patient = conn.execute(sa.select(t.patient).where(t.patient.c.id == pid)).one()
+        signer = conn.execute(
+            sa.select(ti.treatment_plan.c.signed_by)
+            .where(ti.treatment_plan.c.patient_id == pid)
+            .order_by(ti.treatment_plan.c.signed_at.desc(), ti.treatment_plan.c.id.desc())
+            .limit(1)
+        ).scalar_one()
+        address = conn.execute(
+            sa.select(t.staff_user.c.email).where(t.staff_user.c.id == signer)
+        ).scalar_one()
+    assert address  # the demo's responsible prescriber can be reached
+    response = client.post(
+        f"/api/v1/patients/{pid}/questionnaire-responses",
+        json={"questionnaire": "phq9", "item": phq9(1, 1, 0, 0, 0, 0, 0, 0, 1)},
+        headers=token_for("nurse.mia"),
+    )
+    assert response.status_code == 201, response.text
+    task = response.json()["safety_task"]
+    assert task["reason"] == "phq9_item9_positive"
+    ((mail_from, recipients, message),) = smtp_inbox.received
+    assert mail_from == "ketaclinic@clinic.example"
+    assert recipients == [address]
+    assert message["Subject"] == "ketaclinic: a safety review is due today"
+    body = message.get_payload(decode=True).decode()
+    assert f"patient {pid} (internal id)" in body
+    text = f"{message['Subject']}\n{body}"
+    for secret in (
+        patient.mrn,
+        patient.given_name,
+        patient.family_name,
+        patient.birth_date.isoformat(),
+        "PHQ",
+        "item 9",
+    ):
+        assert secret not in text, secret
+    with demo.engine.connect() as conn:
+        notified = conn.execute(
+            sa.select(m.safety_task.c.notified_at).where(m.safety_task.c.id == task["id"])
+        ).scalar_one()
+    assert notified is not None
+
+
+def test_answers_in_fhirs_shape_score_the_same_as_plain_values(client, demo, token_for):
+    headers = token_for("nurse.mia")
+    pid = patient_id(demo, "DEMO-0005")
+    url = f"/api/v1/patients/{pid}/questionnaire-responses"
+    values = (2, 2, 1, 1, 1, 0, 0, 1, 0)
+    fhir = [
+        {"linkId": f"phq9_{n:02d}", "answer": [{"valueInteger": v}]}
+        for n, v in enumerate(values, start=1)
+    ]
+    fhir[4] = {"linkId": "phq9_05", "answer": 1}  # the two shapes may be mixed
+    recorded = client.post(
+        url,
+        json={"questionnaire": "phq9", "item": fhir, "authored": "2026-11-01T10:00:00Z"},
+        headers=headers,
+    )
+    assert recorded.status_code == 201, recorded.text
+    plain = client.post(
+        url,
+        json={"questionnaire": "phq9", "item": phq9(*values), "authored": "2026-11-01T11:00:00Z"},
+        headers=headers,
+    )
+    assert plain.status_code == 201, plain.text
+    first, second = recorded.json()["response"], plain.json()["response"]
+    for key in ("answers", "total", "severity", "flags"):
+        assert first[key] == second[key], key
+    assert first["total"] == 8
+
+
+@pytest.mark.parametrize(
+    ("answer", "field", "expected"),
+    [
+        ([{"valueInteger": 1}, {"valueInteger": 2}], "item[3].answer", "one answer"),
+        ([], "phq9_04", "missing"),  # FHIR's "not answered": the item is named as missing
+        ([{"valueInteger": 9}], "phq9_04", "0–3"),
+    ],
+)
+def test_a_bad_fhir_answer_is_refused_naming_the_item_and_nothing_is_stored(
+    client, demo, token_for, answer, field, expected
+):
+    pid = patient_id(demo, "DEMO-0005")
+    items = [{"linkId": f"phq9_{n:02d}", "answer": [{"valueInteger": 0}]} for n in range(1, 10)]
+    items[3]["answer"] = answer
+    before = count(demo, m.questionnaire_response)
+    refused = client.post(
+        f"/api/v1/patients/{pid}/questionnaire-responses",
+        json={"questionnaire": "phq9", "item": items},
+        headers=token_for("nurse.mia"),
+    )
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["field"] == field
+    assert expected in error["message"]
+    assert count(demo, m.questionnaire_response) == before
+
+
+def test_one_instrument_definition_by_id(client, demo, token_for):
+    headers = token_for("frontdesk.mia")  # definitions hold no health data
+    found = client.get("/api/v1/instruments/pcl5-week", headers=headers)
+    assert found.status_code == 200, found.text
+    body = found.json()
+    listed = {
+        i["id"]: i for i in client.get("/api/v1/instruments", headers=headers).json()["items"]
+    }
+    assert body == listed["pcl5-week"]
+    assert len(body["items"]) == 20
+    assert body["total_range"] == [0, 80]
+    missing = client.get("/api/v1/instruments/pcl6", headers=headers)
+    assert missing.status_code == 404
+    assert "pcl6" in missing.json()["error"]["message"]
+    assert "pcl5" in missing.json()["error"]["message"]  # names the known ids
+    assert client.get("/api/v1/instruments/pcl5").status_code == 401

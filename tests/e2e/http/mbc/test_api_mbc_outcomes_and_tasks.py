@@ -135,7 +135,7 @@ def test_the_baseline_follows_the_first_visit_then_the_first_session(client, dem
 
 
 def test_responses_come_as_a_paginated_fhir_searchset(client, demo, token_for):
-    pid = patient_id(demo, "DEMO-0011")
+    pid = patient_id(demo, "DEMO-0025")  # a completed series and weeks of scores after it
     headers = token_for("nurse.mia")
     total = count(demo, m.questionnaire_response, m.questionnaire_response.c.patient_id == pid)
     first = client.get(f"/api/v1/patients/{pid}/questionnaire-responses?_count=5", headers=headers)

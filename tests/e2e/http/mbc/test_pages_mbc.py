@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from ketaclinic.adapters.db import tables as t
 from ketaclinic.adapters.db import tables_mbc as m
 from ketaclinic.services import mbc_content
-from ketaclinic.services.audit import SYSTEM
+from ketaclinic.services.audit import SYSTEM, Actor
 from ketaclinic.services.mbc_self_report import request_self_report
 from ketaclinic.web.pages.mbc_public import self_report_throttle
 
@@ -252,12 +252,52 @@ def test_the_plot_is_an_svg_with_the_scores_and_reference_lines(client, demo, lo
         assert text in plot.text
 
 
+def test_the_outcome_card_shows_no_percentage_for_a_baseline_of_zero(client, demo, login_as):
+    from ketaclinic.adapters.notify.smtp import NullNotifier
+    from ketaclinic.domain.people import NewPatient, Sex
+    from ketaclinic.services import mbc
+    from ketaclinic.services.auth import principal_of
+
+    # A new patient with no plan, visit or session: the first PCL-5 (0) is the baseline.
+    now = demo.clock.now()
+    with demo.uow() as uow:
+        site = uow.sites.by_code("MIA")
+        pid = uow.patients.add(
+            NewPatient(site.id, "ZERO-1", "Synthetic", "Zero", dt.date(1990, 3, 4), Sex.OTHER), now
+        ).id
+        nurse = principal_of(uow.users.by_username("nurse.mia"))
+        uow.commit()
+    for days, value in ((10, 0), (3, 1)):
+        with demo.uow() as uow:
+            mbc.record_response(
+                uow,
+                demo.clock,
+                Actor(nurse, "test"),
+                pid,
+                "pcl5",
+                [value] * 12 + [0] * 8,
+                notifier=NullNotifier(),
+                completed_at=now - dt.timedelta(days=days),
+            )
+    login_as("nurse.mia")
+    page = client.get(f"/patients/{pid}").text
+    card = re.search(r'data-testid="pcl5-percent-change"[^>]*>([^<]*)<', page)
+    assert card is not None
+    assert card.group(1) == "—"
+    assert "0 %" not in page
+    assert "No percentage change: the baseline is 0" in page
+    assert "12 points above baseline" in page
+    outcomes = client.get(f"/patients/{pid}/outcomes").text
+    assert 'title="the baseline is 0: a change cannot be a percentage of 0">—</abbr>' in outcomes
+
+
 def test_the_outcomes_page_shows_baseline_points_and_sources(client, demo, login_as):
     from ketaclinic.adapters.db import tables_chair as ch
     from ketaclinic.adapters.db import tables_intake as ti
 
     login_as("nurse.mia")
-    # A scored MIA patient with no plan, visit or session: weeks of follow-ups after the first.
+    # A scored MIA patient with no plan, visit or session: the intake's scores after the
+    # screening's (services/demo_mbc.py).
     anchored = sa.union(
         sa.select(ch.infusion_session.c.patient_id),
         sa.select(ti.series_visit.c.patient_id),
@@ -431,6 +471,44 @@ def test_partial_answers_are_shown_again_and_the_link_still_works(client, demo):
     done = client.post(path, data={"csrf_token": csrf(page.text), "language": "en", **PHQ9_ZERO})
     assert done.status_code == 200
     assert "Thank you" in done.text
+
+
+def test_both_pcl5_forms_on_one_link_keep_their_answers_apart(client, demo):
+    # Both forms have items pcl5_01…pcl5_20: each gets its own field names on the page.
+    pid = patient_id(demo, "DEMO-0005")
+    path = link_for(demo, "DEMO-0005", ("pcl5", "pcl5-week", "phq9"))
+    page = client.get(path + "?lang=en")
+    assert page.text.count('name="pcl5--pcl5_01"') == 5
+    assert page.text.count('name="pcl5-week--pcl5_01"') == 5
+    assert 'name="pcl5_01"' not in page.text
+    assert 'name="phq9_01"' in page.text  # no shared id: the plain name stays
+    month = {f"pcl5--pcl5_{n:02d}": "1" for n in range(1, 21)}
+    week = {f"pcl5-week--pcl5_{n:02d}": "3" for n in range(1, 21)}
+    token = csrf(page.text)
+    partial = {k: v for k, v in week.items() if k != "pcl5-week--pcl5_04"}
+    before = len(rows(demo, m.questionnaire_response))
+    missing = client.post(
+        path, data={"csrf_token": token, "language": "en", **month, **partial, **PHQ9_ZERO}
+    )
+    assert missing.status_code == 422
+    assert "1 question still needs an answer" in missing.text
+    assert 'id="problem-pcl5-week--pcl5_04"' in missing.text
+    assert 'id="problem-pcl5--pcl5_04"' not in missing.text
+    assert 'name="pcl5--pcl5_04" value="1" checked' in missing.text  # kept, in its own form
+    assert len(rows(demo, m.questionnaire_response)) == before
+    done = client.post(
+        path, data={"csrf_token": token, "language": "en", **month, **week, **PHQ9_ZERO}
+    )
+    assert done.status_code == 200
+    by_link = m.questionnaire_response.c.self_report_id.is_not(None)
+    stored = rows(
+        demo, m.questionnaire_response, by_link, m.questionnaire_response.c.patient_id == pid
+    )
+    assert sorted((r.instrument_id, r.total) for r in stored) == [
+        ("pcl5", 20),
+        ("pcl5-week", 60),
+        ("phq9", 0),
+    ]
 
 
 def test_a_submitted_link_is_stored_once_and_reuse_gets_a_clear_page(client, demo):
