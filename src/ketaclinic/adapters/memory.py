@@ -36,7 +36,7 @@ from ketaclinic.adapters.memory_settings import MemoryClinicSettingRepository, S
 from ketaclinic.adapters.memory_visit_links import MemoryVisitLinkRepository, VisitLinkState
 from ketaclinic.adapters.memory_visit_notices import MemoryVisitNoticeRepository, VisitNoticeState
 from ketaclinic.domain.audit import GENESIS, AuditEntry, AuditRecord, seal
-from ketaclinic.domain.errors import Conflict
+from ketaclinic.domain.errors import Conflict, NotFound
 from ketaclinic.domain.people import (
     BodyMeasurement,
     Chair,
@@ -169,10 +169,22 @@ class MemorySiteRepository:
         self.store.chairs[chair.id] = chair
         return chair
 
-    def chairs(self, site_id: int) -> list[Chair]:
+    def chairs(self, site_id: int, *, retired: bool = False) -> list[Chair]:
         return sorted(
-            (c for c in self.store.chairs.values() if c.site_id == site_id), key=lambda c: c.code
+            (
+                c
+                for c in self.store.chairs.values()
+                if c.site_id == site_id and (retired or c.in_service)
+            ),
+            key=lambda c: c.code,
         )
+
+    def retire_chair(self, chair_id: int, at: dt.datetime) -> Chair:
+        chair = self.store.chairs.get(chair_id)
+        if chair is None or not chair.in_service:
+            raise NotFound(f"chair {chair_id} is not in service")
+        self.store.chairs[chair_id] = replace(chair, retired_at=at)
+        return self.store.chairs[chair_id]
 
 
 class MemoryUserRepository:

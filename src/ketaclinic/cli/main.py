@@ -28,8 +28,8 @@ from ketaclinic.cli import scoring as scoring_cli
 from ketaclinic.cli import visits as visits_cli
 from ketaclinic.cli.common import JSON_OPTION, console, emit, fail, handles_errors
 from ketaclinic.config import UnsafeConfiguration, load_settings
-from ketaclinic.domain.errors import InvalidInput, KetaclinicError
-from ketaclinic.domain.people import parse_role
+from ketaclinic.domain.errors import InvalidInput, KetaclinicError, NotFound
+from ketaclinic.domain.people import Chair, Site, parse_role
 from ketaclinic.services import audit as audit_svc
 from ketaclinic.services import demo as demo_svc
 from ketaclinic.services import staff
@@ -37,6 +37,7 @@ from ketaclinic.services.audit import SYSTEM
 
 if TYPE_CHECKING:
     from ketaclinic.adapters.hl7.server import ListenerConfig
+    from ketaclinic.services.ports import UnitOfWork
 
 app = typer.Typer(
     name="ketaclinic",
@@ -49,7 +50,9 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 hl7_app = typer.Typer(help="Bedside monitors over HL7 v2 / MLLP.", no_args_is_help=True)
+chair_app = typer.Typer(help="Infusion chairs of a site.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(chair_app, name="chair")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(hl7_app, name="hl7")
@@ -187,6 +190,89 @@ def site_add(
         as_json=as_json,
         human=lambda out: out.print(f"site {site.code} added with {chairs} chairs"),
     )
+
+
+def _site(uow: UnitOfWork, code: str) -> Site:
+    site = uow.sites.by_code(code.strip().upper())
+    if site is None:
+        known = ", ".join(s.code for s in uow.sites.all()) or "none yet"
+        raise NotFound(f"site: {code!r} does not exist (known: {known})", field="site")
+    return site
+
+
+def _chair_json(chair: Chair, site: Site) -> dict[str, object]:
+    retired = chair.retired_at.isoformat() if chair.retired_at else None
+    return {"code": chair.code, "name": chair.name, "site": site.code, "retired_at": retired}
+
+
+@chair_app.command("add")
+@handles_errors
+def chair_add(
+    site: Annotated[str, typer.Argument(help="the site's code, e.g. MIA")],
+    code: Annotated[str, typer.Argument(help="the chair's code, unique, e.g. MIA-5")],
+    name: Annotated[str, typer.Option(help="a name staff know it by")] = "",
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Put a new infusion chair into service at a site (audited)."""
+    c = _container()
+    _upgrade(c)
+    with c.uow() as uow:
+        where = _site(uow, site)
+        chair = staff.add_site_chair(uow, c.clock, SYSTEM, where.id, code, name)
+        uow.commit()
+    emit(
+        _chair_json(chair, where),
+        as_json=as_json,
+        human=lambda out: out.print(f"chair {chair.code} in service at {where.code}"),
+    )
+
+
+@chair_app.command("retire")
+@handles_errors
+def chair_retire(
+    code: Annotated[str, typer.Argument(help="the chair's code, e.g. MIA-5")],
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Take a chair out of service (refused while it has a session or visits booked ahead)."""
+    c = _container()
+    _upgrade(c)
+    with c.uow() as uow:
+        chair = staff.find_site_chair(uow, code)
+        if chair is None:
+            raise NotFound(f"chair: no chair with code {code!r}", field="chair")
+        retired = staff.retire_chair(uow, c.clock, SYSTEM, chair)
+        uow.commit()
+        where = uow.sites.get(retired.site_id)
+    assert where is not None  # a chair's site always exists (foreign key)
+    emit(
+        _chair_json(retired, where),
+        as_json=as_json,
+        human=lambda out: out.print(f"chair {retired.code} retired"),
+    )
+
+
+@chair_app.command("list")
+@handles_errors
+def chair_list(
+    site: Annotated[str, typer.Argument(help="the site's code, e.g. MIA")],
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The site's chairs, in service and retired."""
+    c = _container()
+    _upgrade(c)
+    with c.uow() as uow:
+        where = _site(uow, site)
+        chairs = uow.sites.chairs(where.id, retired=True)
+    rows = [_chair_json(chair, where) for chair in chairs]
+
+    def human(out: Console) -> None:
+        table = Table("chair", "name", "status")
+        for row in rows:
+            status = f"retired {row['retired_at']}" if row["retired_at"] else "in service"
+            table.add_row(str(row["code"]), str(row["name"]), status)
+        out.print(table)
+
+    emit({"site": where.code, "chairs": rows}, as_json=as_json, human=human)
 
 
 @audit_app.command("verify")

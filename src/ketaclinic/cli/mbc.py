@@ -1,5 +1,5 @@
-"""``ketaclinic instruments load`` and ``ketaclinic self-report send``: the command-line face of
-measurement-based care.
+"""``ketaclinic instruments load``, ``self-report send`` and ``report outcomes``: the
+command-line face of measurement-based care.
 
 - ``instruments load FILE [--json]`` validates a clinic's content pack (official wording of one
   instrument in one language) and stores it with its licence attestation; forms then show that
@@ -11,6 +11,8 @@ measurement-based care.
 - ``self-report send-due [--base-url URL] [--json]`` sends every scheduled self-report link that
   is due now (services/mbc_sweep.py): run it every 15 minutes or so from cron or a systemd
   timer. Running it again sends nothing twice.
+- ``report outcomes --as DIRECTOR [--from DATE] [--to DATE] [--csv FILE] [--json]`` prints the
+  cohort outcome report of that director's sites (the same as their page), audited as them.
 
 Bad input is one line on stderr naming field, value and expectation, exit code 2.
 """
@@ -18,12 +20,14 @@ Bad input is one line on stderr naming field, value and expectation, exit code 2
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from ketaclinic import logs
 from ketaclinic.adapters.notify.smtp import notifier_in
@@ -32,8 +36,9 @@ from ketaclinic.cli.common import JSON_OPTION, emit, fail, handles_errors
 from ketaclinic.config import Settings, UnsafeConfiguration
 from ketaclinic.domain.errors import InvalidInput, NotFound
 from ketaclinic.domain.instruments import decode_content_pack, validate_content_pack
-from ketaclinic.services import mbc_content, mbc_safety, mbc_self_report, mbc_sweep
-from ketaclinic.services.audit import SYSTEM
+from ketaclinic.services import mbc_cohort, mbc_content, mbc_safety, mbc_self_report, mbc_sweep
+from ketaclinic.services.audit import SYSTEM, Actor
+from ketaclinic.services.auth import principal_of
 from ketaclinic.services.mbc_model import RequestOutcome
 
 PACK_MAX_BYTES = 1_000_000  # official wording of one instrument is a few kB
@@ -54,6 +59,11 @@ def register(app: typer.Typer) -> None:
         "send-due", help="Send every scheduled questionnaire link that is due now."
     )(send_due_command)
     app.add_typer(self_report, name="self-report")
+    report = typer.Typer(help="Reports for the clinic's director.", no_args_is_help=True)
+    report.command(
+        "outcomes", help="PCL-5 response, remission and durability by site and protocol."
+    )(outcomes_command)
+    app.add_typer(report, name="report")
 
 
 def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
@@ -253,10 +263,77 @@ def send_command(
     emit(result, as_json=as_json, human=human)
 
 
-def _due(text: str) -> dt.date | None:
+def _due(text: str, field: str = "--due") -> dt.date | None:
     if not text:
         return None
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput.for_field("--due", text, "a date YYYY-MM-DD") from None
+        raise InvalidInput.for_field(field, text, "a date YYYY-MM-DD") from None
+
+
+@handles_errors
+def outcomes_command(
+    director: Annotated[
+        str, typer.Option("--as", help="the director whose sites are reported (audited as them)")
+    ],
+    start: Annotated[str, typer.Option("--from", help="first follow-up day, YYYY-MM-DD")] = "",
+    end: Annotated[str, typer.Option("--to", help="last follow-up day, YYYY-MM-DD")] = "",
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="also write the report as CSV to this file")
+    ] = None,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The cohort outcome report of the director's page (services/mbc_cohort.py), on the
+    director's sites, as that director: the read is audited under their name."""
+    first, last = _due(start, "--from"), _due(end, "--to")
+    c = _container()
+    try:
+        with c.uow() as uow:
+            user = uow.users.by_username(director.strip().lower())
+            if user is None or not user.active:
+                raise NotFound(f"--as: no active staff account named {director!r}", field="--as")
+            actor = Actor(principal_of(user), "cli")
+            report = mbc_cohort.outcome_report(uow, c.clock, actor, start=first, end=last)
+    finally:
+        c.dispose()
+    if csv_file is not None:
+        try:
+            csv_file.write_text(mbc_cohort.report_csv(report), encoding="utf-8")
+        except OSError as error:
+            raise InvalidInput.for_field(
+                "--csv", str(csv_file), f"a writable file ({error.strerror})"
+            ) from None
+    result = report.as_dict()
+
+    def human(console: Console) -> None:
+        table = Table("group", "patients", "response", "remission", "mean drop (95 % CI)")
+        for group in report.groups:
+            summary = group.summary
+            label = group.label
+            if group.grouping is not mbc_cohort.Grouping.ALL:
+                label = f"{group.grouping.value}: {group.label}"
+            if summary is None:
+                table.add_row(label, "0", "—", "—", "—")
+                continue
+            change = summary.mean_change
+            table.add_row(
+                label,
+                str(summary.n),
+                f"{summary.response.count} ({_percent(summary.response.proportion)})",
+                f"{summary.remission.count} ({_percent(summary.remission.proportion)})",
+                f"{_signed(change.mean)} ({_signed(change.ci_low)} to {_signed(change.ci_high)})",
+            )
+        console.print(table)
+        console.print("Drop = baseline − latest PCL-5 in points (positive = better).")
+        console.print(report.grouping_note)
+
+    emit(result, as_json=as_json, human=human)
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None or math.isnan(value) else f"{100 * value:.0f} %"
+
+
+def _signed(value: float | None) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value:+.1f}"

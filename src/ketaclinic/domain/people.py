@@ -74,10 +74,18 @@ class Site:
 
 @dataclass(frozen=True, slots=True)
 class Chair:
+    """An infusion chair of a site. A retired chair takes no new visits or sessions; its past
+    ones keep naming it."""
+
     id: int
     site_id: int
     code: str
     name: str
+    retired_at: dt.datetime | None = None
+
+    @property
+    def in_service(self) -> bool:
+        return self.retired_at is None
 
 
 @dataclass(frozen=True, slots=True)

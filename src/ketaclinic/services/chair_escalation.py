@@ -200,7 +200,9 @@ def _plan(uow: UnitOfWork, notifier: Notifier, notice: EscalationNotice, now: dt
     to = recipients(uow, row)
     if not to:
         return _Plan(notice, row.patient_id, skip="no prescriber or nurse with an e-mail address")
-    chair = next((c for c in uow.sites.chairs(row.site_id) if c.id == row.chair_id), None)
+    chair = next(
+        (c for c in uow.sites.chairs(row.site_id, retired=True) if c.id == row.chair_id), None
+    )
     site = uow.sites.get(row.site_id)
     chair_code = chair.code if chair else f"#{row.chair_id}"
     site_code = site.code if site else f"#{row.site_id}"

@@ -222,7 +222,9 @@ def session_detail(
     loaded = load_session(uow, clock, actor, session_id, RESOURCE_SESSION, VIEW_ROLES)
     row = loaded.row
     now = clock.now()
-    chair = next((c for c in uow.sites.chairs(row.site_id) if c.id == row.chair_id), None)
+    chair = next(
+        (c for c in uow.sites.chairs(row.site_id, retired=True) if c.id == row.chair_id), None
+    )
     site = uow.sites.get(row.site_id)
     if chair is None or site is None:
         raise NotFound(f"infusion session {session_id} not found")
@@ -447,7 +449,7 @@ def list_sessions(
             found = uow.sites.get(row.site_id)
             assert found is not None
             site_cache[row.site_id] = found
-            chair_cache.update({c.id: c for c in uow.sites.chairs(row.site_id)})
+            chair_cache.update({c.id: c for c in uow.sites.chairs(row.site_id, retired=True)})
         patient = uow.patients.get(row.patient_id)
         assert patient is not None
         summaries.append(

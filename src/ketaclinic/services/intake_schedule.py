@@ -163,7 +163,8 @@ def _site_book(uow: UnitOfWork, site: Site) -> SiteBook:
 
 def _as_booking(book: SiteBook, visit: Visit) -> Booking:
     return Booking(
-        book.chair_codes[visit.chair_id],
+        # A retired chair (only ever under past visits) occupies nothing that can be booked.
+        book.chair_codes.get(visit.chair_id, f"retired chair {visit.chair_id}"),
         to_local(visit.starts_at, book.site),
         to_local(visit.ends_at, book.site),
         ref=f"visit {visit.id}",
@@ -585,7 +586,7 @@ def series_view(uow: UnitOfWork, clock: Clock, actor: Actor, patient_id: int) ->
         problems=tuple(status.problems()),
         plan=status.plan,
         series=series,
-        chair_codes={c.id: c.code for c in uow.sites.chairs(site.id)},
+        chair_codes={c.id: c.code for c in uow.sites.chairs(site.id, retired=True)},
         protocols=catalog(uow),
         today=local_today(clock, site),
         now_utc=clock.now(),
@@ -623,8 +624,8 @@ def day_view(uow: UnitOfWork, clock: Clock, actor: Actor, site_id: int, day: dt.
     site = _visible_site(uow, clock, actor, site_id, "schedule")
     hours = uow.schedule.hours(site.id)
     opening = next((h for h in hours.hours if h.weekday == day.weekday()), None) if hours else None
-    chairs = tuple(uow.sites.chairs(site.id))
-    codes = {c.id: c.code for c in chairs}
+    every_chair = uow.sites.chairs(site.id, retired=True)
+    codes = {c.id: c.code for c in every_chair}
     start, end = _day_window(site, day, day)
     entries: list[DayEntry] = []
     series_cache: dict[int, Series] = {}
@@ -647,6 +648,9 @@ def day_view(uow: UnitOfWork, clock: Clock, actor: Actor, site_id: int, day: dt.
                 protocol_id=series.protocol_id,
             )
         )
+    # The chairs in service, and a retired one only on a day it still holds visits.
+    used = {e.visit.chair_id for e in entries}
+    chairs = tuple(c for c in every_chair if c.in_service or c.id in used)
     record(
         uow,
         clock,

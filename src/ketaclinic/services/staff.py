@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from ketaclinic.domain.audit import AuditAction
-from ketaclinic.domain.errors import InvalidInput, NotFound
+from ketaclinic.domain.errors import Conflict, InvalidInput, NotFound
 from ketaclinic.domain.people import (
     SITE_CODE_PATTERN,
     USERNAME_PATTERN,
@@ -12,9 +14,12 @@ from ketaclinic.domain.people import (
     Site,
     StaffUser,
 )
-from ketaclinic.services.audit import Actor, record
+from ketaclinic.services.audit import Actor, deny, record, require_role
 from ketaclinic.services.auth import Passwords, check_password_policy, unlock
 from ketaclinic.services.ports import Clock, UnitOfWork
+
+# Far enough ahead to hold every booked visit when looking for a chair's future ones.
+FAR_FUTURE = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 
 
 def add_site(uow: UnitOfWork, code: str, name: str, timezone: str = "America/New_York") -> Site:
@@ -28,7 +33,93 @@ def add_site(uow: UnitOfWork, code: str, name: str, timezone: str = "America/New
 def add_chair(uow: UnitOfWork, site: Site, code: str, name: str) -> Chair:
     if not code.strip() or len(code) > 20:
         raise InvalidInput.for_field("chair", code, "1–20 characters, e.g. MIA-1")
-    return uow.sites.add_chair(site.id, code.strip(), name.strip() or code)
+    if len(name) > 100:
+        raise InvalidInput.for_field("name", name[:40] + "…", "at most 100 characters")
+    return uow.sites.add_chair(site.id, code.strip(), name.strip() or code.strip())
+
+
+def _site_in_charge(
+    uow: UnitOfWork, clock: Clock, actor: Actor, site_id: int, resource: str
+) -> Site:
+    """The site, if the actor runs it: a director assigned to it, or the command line (the
+    clinic's IT person on the server). Anyone else gets a recorded refusal (404 for a site not
+    theirs, so other sites' set-up is not disclosed)."""
+    site = uow.sites.get(site_id)
+    if actor.principal is not None:
+        principal = require_role(uow, clock, actor, resource, {Role.DIRECTOR})
+        if site is not None and not principal.can_see_site(site.id):
+            site = None
+    if site is None:
+        raise deny(uow, clock, actor, resource, NotFound(f"site {site_id} not found", field="site"))
+    return site
+
+
+def add_site_chair(
+    uow: UnitOfWork, clock: Clock, actor: Actor, site_id: int, code: str, name: str
+) -> Chair:
+    """Put a new chair into service at a site (its director, or the command line); audited.
+    The code is unique across the organisation (it names the chair to monitors, PV1-3)."""
+    site = _site_in_charge(uow, clock, actor, site_id, "chair")
+    chair = add_chair(uow, site, code.strip().upper(), name)
+    record(
+        uow,
+        clock,
+        actor,
+        AuditAction.CREATE,
+        "chair",
+        site_id=site.id,
+        resource_id=chair.id,
+        detail=f"chair {chair.code} put into service",
+    )
+    return chair
+
+
+def find_site_chair(uow: UnitOfWork, chair_code: str) -> Chair | None:
+    """The chair with this code, in service or retired, at any site."""
+    code = chair_code.strip().upper()
+    for site in uow.sites.all():
+        for chair in uow.sites.chairs(site.id, retired=True):
+            if chair.code.upper() == code:
+                return chair
+    return None
+
+
+def retire_chair(uow: UnitOfWork, clock: Clock, actor: Actor, chair: Chair) -> Chair:
+    """Take a chair out of service: it is offered for no new visit or session, while the
+    visits and sessions it held keep naming it. Refused (Conflict) while a session is open on
+    it or a visit is booked on it from now on — those are moved or finished first, never
+    silently dropped. Audited; the caller commits."""
+    site = _site_in_charge(uow, clock, actor, chair.site_id, "chair")
+    if not chair.in_service:
+        raise Conflict(f"chair: {chair.code} is already retired", field="chair")
+    now = clock.now()
+    session = uow.chair.open_session_for_chair(chair.id)
+    if session is not None:
+        raise Conflict(
+            f"chair: {chair.code} has session {session.id} in progress; finish it first",
+            field="chair",
+        )
+    booked = uow.schedule.visits_between(site.id, now, FAR_FUTURE)  # those not over yet
+    ahead = [v for v in booked if v.chair_id == chair.id]
+    if ahead:
+        first = min(ahead, key=lambda v: v.starts_at)
+        raise Conflict(
+            f"chair: {chair.code} has {len(ahead)} visit(s) booked from "
+            f"{first.local_day.isoformat()} on; move them to another chair first",
+            field="chair",
+        )
+    retired = uow.sites.retire_chair(chair.id, now)
+    record(
+        uow,
+        clock,
+        actor,
+        AuditAction.UPDATE,
+        "chair",
+        site_id=site.id,
+        resource_id=chair.id,
+        detail=f"chair {chair.code} retired",
+    )
+    return retired
 
 
 def add_user(

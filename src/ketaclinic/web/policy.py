@@ -147,6 +147,10 @@ POLICIES: dict[str, Policy] = {
     "POST /admin/protocols": Policy(DIRECTOR),
     "GET /admin/hours": Policy(DIRECTOR),
     "POST /admin/hours": Policy(DIRECTOR),
+    "GET /admin/chairs": Policy(DIRECTOR),
+    "POST /admin/chairs": Policy(DIRECTOR),
+    # A chair of another site is "not found", as a patient of another site is.
+    "POST /admin/chairs/{chair_id}/retire": Policy(DIRECTOR, patient_scoped=True),
     # intake over the API (issue 4): the same services and roles as the pages. A lead, a site's
     # hours and a patient belong to a site: another site's is "not found".
     "POST /api/v1/patients/{patient_id}/eligibility/signature": Policy(

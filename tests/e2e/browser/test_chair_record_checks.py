@@ -35,9 +35,11 @@ def test_the_checklist_shows_the_record_and_blocks_the_start(page, sign_in, scre
     consent = page.inner_text("[data-testid=record-consent_current]")
     assert consent.startswith("From the record: Consent v1 signed")
     assert "no open safety review" in page.inner_text("[data-testid=record-safety_screen_reviewed]")
-    # DEMO-0011 has no dose order: the dose cannot be verified until a prescriber orders it.
-    assert "No verified dose order" in page.inner_text("[data-testid=no-order]")
-    assert page.locator("#dose form").count() == 0
+    # The prescriber ordered DEMO-0011's dose before check-in: the chair reads that order (a
+    # session without one is tests/e2e/chair/test_chair_pages.py's).
+    order = page.inner_text("[data-testid=order-now]")
+    assert re.match(r"Verified order #\d+: 0\.5 mg/kg on actual weight", order), order
+    assert page.locator("[data-testid=no-order]").count() == 0
     screenshot("chair-checklist-from-the-record")
 
     page.goto("/chairs/MIA-4")

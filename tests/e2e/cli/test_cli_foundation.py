@@ -193,3 +193,49 @@ def test_a_bad_setting_is_one_line_naming_the_variable(env: dict[str, str]) -> N
         "error: KETACLINIC_TIMEZONE: got 'Mars/Base'; "
         "expected an IANA time zone such as America/New_York"
     )
+
+
+def test_chairs_are_added_listed_and_retired_with_their_history_kept(
+    env: dict[str, str],
+) -> None:
+    assert run(env, "site-add", "MIA", "--name", "Miami", "--chairs", "2").returncode == 0
+    added = run(env, "chair", "add", "mia", "mia-3", "--name", "Window chair", "--json")
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout) == {
+        "code": "MIA-3",
+        "name": "Window chair",
+        "site": "MIA",
+        "retired_at": None,
+    }
+    again = run(env, "chair", "add", "MIA", "MIA-3")
+    assert again.returncode == 2
+    assert again.stderr.strip() == "error: chair code 'MIA-3' already exists"
+    nowhere = run(env, "chair", "add", "XXX", "XXX-1")
+    assert nowhere.returncode == 2
+    assert nowhere.stderr.startswith("error: site: 'XXX' does not exist (known: MIA)")
+
+    retired = run(env, "chair", "retire", "MIA-3", "--json")
+    assert retired.returncode == 0, retired.stderr
+    assert json.loads(retired.stdout)["retired_at"] is not None
+    listed = json.loads(run(env, "chair", "list", "MIA", "--json").stdout)
+    assert [(c["code"], c["retired_at"] is None) for c in listed["chairs"]] == [
+        ("MIA-1", True),
+        ("MIA-2", True),
+        ("MIA-3", False),
+    ]
+    twice = run(env, "chair", "retire", "MIA-3")
+    assert twice.returncode == 2
+    assert "already retired" in twice.stderr
+    unknown = run(env, "chair", "retire", "MIA-9")
+    assert unknown.returncode == 2
+    assert unknown.stderr.startswith("error: chair: no chair with code 'MIA-9'")
+
+    verified = json.loads(run(env, "audit", "verify", "--json").stdout)
+    assert verified["ok"] is True
+    engine = sa.create_engine(database_url(env))
+    with engine.connect() as conn:
+        details = conn.execute(
+            sa.text("SELECT detail FROM audit_event WHERE resource = 'chair' ORDER BY seq")
+        ).scalars()
+        assert list(details) == ["chair MIA-3 put into service", "chair MIA-3 retired"]
+    engine.dispose()

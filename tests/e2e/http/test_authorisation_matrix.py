@@ -719,6 +719,8 @@ def intake_samples(csrf: str, site: str, n: int) -> dict[str, dict[str, object]]
             }
         },
         "POST /admin/hours": {"data": {"csrf_token": csrf, "slot_min": "15", **weekdays}},
+        "POST /admin/chairs": {"data": {"csrf_token": csrf, "code": f"{site}-M{n}"}},
+        "POST /admin/chairs/{chair_id}/retire": {"data": {"csrf_token": csrf}},
         "POST /admin/eligibility-rules": {
             "data": {"csrf_token": csrf, "key": "age_max", "reset": "1", "reason": "Matrix"}
         },
@@ -800,6 +802,12 @@ def intake_fill(demo, path: str, patient_id: int) -> str:
             uow.commit()
         path = path.replace("{lead_id}", str(lead.id))
     path = intake_api_fill(demo, path, patient_id)
+    if "{chair_id}" in path:  # a new chair at MIA per call: retiring uses one up
+        with demo.uow() as uow:
+            site = uow.sites.by_code("MIA")
+            chair = uow.sites.add_chair(site.id, f"MIA-R{next(counter)}", "Matrix chair")
+            uow.commit()
+        path = path.replace("{chair_id}", str(chair.id))
     if "{series_id}" in path:
         zone = ZoneInfo("America/New_York")
         today = dt.datetime.now(zone).date()

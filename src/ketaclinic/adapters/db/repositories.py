@@ -21,7 +21,7 @@ from ketaclinic.domain.audit import (
     AuditRecord,
     seal,
 )
-from ketaclinic.domain.errors import Conflict
+from ketaclinic.domain.errors import Conflict, NotFound
 from ketaclinic.domain.people import (
     BodyMeasurement,
     Chair,
@@ -90,11 +90,23 @@ class SqlSiteRepository:
         ).scalar_one()
         return Chair(new_id, site_id, code, name)
 
-    def chairs(self, site_id: int) -> list[Chair]:
-        rows = self.conn.execute(
-            sa.select(t.chair).where(t.chair.c.site_id == site_id).order_by(t.chair.c.code)
-        )
-        return [Chair(r.id, r.site_id, r.code, r.name) for r in rows]
+    def chairs(self, site_id: int, *, retired: bool = False) -> list[Chair]:
+        query = sa.select(t.chair).where(t.chair.c.site_id == site_id)
+        if not retired:
+            query = query.where(t.chair.c.retired_at.is_(None))
+        rows = self.conn.execute(query.order_by(t.chair.c.code))
+        return [Chair(r.id, r.site_id, r.code, r.name, as_utc(r.retired_at)) for r in rows]
+
+    def retire_chair(self, chair_id: int, at: dt.datetime) -> Chair:
+        row = self.conn.execute(
+            t.chair.update()
+            .where(t.chair.c.id == chair_id, t.chair.c.retired_at.is_(None))
+            .values(retired_at=at)
+            .returning(t.chair)
+        ).first()
+        if row is None:
+            raise NotFound(f"chair {chair_id} is not in service")
+        return Chair(row.id, row.site_id, row.code, row.name, utc(row.retired_at))
 
 
 class SqlUserRepository:

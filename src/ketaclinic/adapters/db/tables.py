@@ -43,6 +43,7 @@ chair = sa.Table(
     sa.Column("site_id", sa.Integer, sa.ForeignKey("site.id"), nullable=False, index=True),
     sa.Column("code", sa.String(20), nullable=False, unique=True),
     sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("retired_at", UTCDateTime, nullable=True),
 )
 
 staff_user = sa.Table(

@@ -394,7 +394,7 @@ def book_series(
             uow, c.clock, actor, patient_id, body.start_date, earliest=body.earliest
         )
         site = uow.sites.get(series.site_id)
-        codes = {ch.id: ch.code for ch in uow.sites.chairs(series.site_id)}
+        codes = {ch.id: ch.code for ch in uow.sites.chairs(series.site_id, retired=True)}
         confirmation = visit_confirmations.confirm_booked(
             uow,
             c.clock,

@@ -54,7 +54,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 def _series_out(uow: UnitOfWork, series: Series) -> SeriesOut:
     site = uow.sites.get(series.site_id)
     assert site is not None  # a series' site always exists (foreign key)
-    chairs = {ch.id: ch.code for ch in uow.sites.chairs(series.site_id)}
+    chairs = {ch.id: ch.code for ch in uow.sites.chairs(series.site_id, retired=True)}
     return SeriesOut.of(series, site, chairs)
 
 

@@ -257,7 +257,7 @@ def review(patient_id: IdPath, series_id: IdPath, actor: ApiActor, c: AppContain
     with c.uow() as uow:
         found = intake_review.induction_review(uow, c.clock, actor, patient_id, series_id)
         site = uow.sites.get(found.patient.site_id)
-        chairs = {ch.id: ch.code for ch in uow.sites.chairs(found.patient.site_id)}
+        chairs = {ch.id: ch.code for ch in uow.sites.chairs(found.patient.site_id, retired=True)}
     assert site is not None  # a patient's site always exists (foreign key)
     series, baseline = found.series, found.baseline
     return ReviewOut(
@@ -296,6 +296,6 @@ def decide(
             body.note,
         )
         site = uow.sites.get(series.site_id)
-        chairs = {ch.id: ch.code for ch in uow.sites.chairs(series.site_id)}
+        chairs = {ch.id: ch.code for ch in uow.sites.chairs(series.site_id, retired=True)}
     assert site is not None
     return SeriesOut.of(series, site, chairs)

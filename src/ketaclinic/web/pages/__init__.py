@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from ketaclinic.web.pages import (
     admin,
+    admin_chairs,
     auth,
     chair,
     clinic_settings,
@@ -22,6 +23,7 @@ router.include_router(auth.router)
 router.include_router(home.router)
 router.include_router(patients.router)
 router.include_router(admin.router)
+router.include_router(admin_chairs.router)
 router.include_router(interop.router)
 router.include_router(mbc.router)
 router.include_router(intake.router)

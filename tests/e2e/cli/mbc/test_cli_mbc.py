@@ -244,3 +244,49 @@ def test_send_due_refuses_a_bad_base_url_in_one_line(app, env):
     assert result.exit_code == 2
     (line,) = result.stderr.strip().splitlines()
     assert "--base-url" in line
+
+
+def test_report_outcomes_is_the_directors_report_audited_under_their_name(
+    app, env, demo, tmp_path: Path
+) -> None:
+    from ketaclinic.services import mbc_cohort
+    from ketaclinic.services.audit import Actor
+    from ketaclinic.services.auth import principal_of
+
+    csv_file = tmp_path / "outcomes.csv"
+    args = ["report", "outcomes", "--as", "director.mia", "--csv", str(csv_file), "--json"]
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    with demo.uow() as uow:
+        director = uow.users.by_username("director.mia")
+        expected = mbc_cohort.outcome_report(uow, demo.clock, Actor(principal_of(director)))
+    assert shown == json.loads(json.dumps(expected.as_dict()))
+    everyone = shown["groups"][0]
+    assert (everyone["grouping"], everyone["group"]) == ("all", "All sites")
+    assert everyone["summary"]["n"] > 0  # the demo clinic's past series have follow-up scores
+    lines = csv_file.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == ",".join(mbc_cohort.CSV_COLUMNS)
+    assert len(lines) == 1 + len(shown["groups"])
+    reads = rows(demo, t.audit_event, t.audit_event.c.resource == "outcome_report")
+    assert reads[-1].user_id == director.id
+
+    human = runner.invoke(app, ["report", "outcomes", "--as", "director.mia"], env=env)
+    assert human.exit_code == 0
+    assert "All sites" in human.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--as", "nurse.mia"], "outcome_report: your role may not do this"),
+        (["--as", "nobody.here"], "--as: no active staff account named 'nobody.here'"),
+        (["--as", "director.mia", "--from", "2026-13-01"], "--from: got '2026-13-01'"),
+        (["--as", "director.mia", "--from", "2026-05-01", "--to", "2026-04-01"], "to: got"),
+    ],
+)
+def test_report_outcomes_refuses_bad_input_in_one_line(app, env, args, message) -> None:
+    result = runner.invoke(app, ["report", "outcomes", *args], env=env)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.output
