@@ -21,20 +21,16 @@ SECRET = "cli-test-secret-" + "y" * 40
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    values = {
+def env(request: pytest.FixtureRequest, tmp_path: Path, provision_db) -> dict[str, str]:
+    """The demo clinic on each engine, a copy of the session's template (what `ketaclinic demo
+    --no-serve` loads; tests/e2e/cli/test_cli_foundation.py runs that command itself)."""
+    return {
         **os.environ,
         "KETACLINIC_DATA_DIR": str(tmp_path / "data"),
         "KETACLINIC_SECRET_KEY": SECRET,
         "KETACLINIC_ENVIRONMENT": "test",
+        "KETACLINIC_DATABASE_URL": provision_db(request.param, with_demo=True),
     }
-    if request.param == "postgres":
-        values["KETACLINIC_DATABASE_URL"] = request.getfixturevalue("fresh_pg_url")
-    else:
-        values.pop("KETACLINIC_DATABASE_URL", None)
-    loaded = run(values, "demo", "--no-serve")
-    assert loaded.returncode == 0, loaded.stderr
-    return values
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -27,20 +27,15 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    values = {
+def env(request: pytest.FixtureRequest, tmp_path: Path, provision_db) -> dict[str, str]:
+    """The demo clinic on each engine: a copy of the session's template."""
+    return {
         **os.environ,
         "KETACLINIC_DATA_DIR": str(tmp_path / "data"),
         "KETACLINIC_SECRET_KEY": "crash-test-secret-" + "q" * 40,
         "KETACLINIC_ENVIRONMENT": "test",
+        "KETACLINIC_DATABASE_URL": provision_db(request.param, with_demo=True),
     }
-    values.pop("KETACLINIC_DATABASE_URL", None)
-    if request.param == "postgres":
-        values["KETACLINIC_DATABASE_URL"] = request.getfixturevalue("fresh_pg_url")
-    subprocess.run(
-        [BIN, "demo", "--no-serve"], env=values, check=True, capture_output=True, timeout=120
-    )
-    return values
 
 
 def url_of(env: dict[str, str]) -> str:
