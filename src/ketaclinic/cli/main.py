@@ -205,6 +205,10 @@ def _chair_json(chair: Chair, site: Site) -> dict[str, object]:
     return {"code": chair.code, "name": chair.name, "site": site.code, "retired_at": retired}
 
 
+def _emit_chair(chair: Chair, site: Site, as_json: bool, text: str) -> None:
+    emit(_chair_json(chair, site), as_json=as_json, human=lambda out: out.print(text))
+
+
 @chair_app.command("add")
 @handles_errors
 def chair_add(
@@ -220,11 +224,7 @@ def chair_add(
         where = _site(uow, site)
         chair = staff.add_site_chair(uow, c.clock, SYSTEM, where.id, code, name)
         uow.commit()
-    emit(
-        _chair_json(chair, where),
-        as_json=as_json,
-        human=lambda out: out.print(f"chair {chair.code} in service at {where.code}"),
-    )
+    _emit_chair(chair, where, as_json, f"chair {chair.code} in service at {where.code}")
 
 
 @chair_app.command("retire")
@@ -244,11 +244,7 @@ def chair_retire(
         uow.commit()
         where = uow.sites.get(retired.site_id)
     assert where is not None  # a chair's site always exists (foreign key)
-    emit(
-        _chair_json(retired, where),
-        as_json=as_json,
-        human=lambda out: out.print(f"chair {retired.code} retired"),
-    )
+    _emit_chair(retired, where, as_json, f"chair {retired.code} retired")
 
 
 @chair_app.command("list")
