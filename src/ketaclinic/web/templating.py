@@ -5,15 +5,18 @@ extension loaded so patient-facing strings go through gettext, and helpers every
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 
 from ketaclinic.domain.people import Principal, Role
 from ketaclinic.web import i18n
@@ -71,8 +74,26 @@ def _format_date(value: dt.date | None) -> str:
     return value.strftime("%d %b %Y") if value else ""
 
 
-def _format_datetime(value: dt.datetime | None) -> str:
-    return value.strftime("%d %b %Y %H:%M UTC") if value else ""
+@pass_context
+def _format_datetime(context: Context, value: dt.datetime | None) -> str:
+    """A stored time as staff read it: in the zone of the site they are working at (the
+    active site; UTC when there is none), with the zone's abbreviation, e.g. ``24 Nov 2026
+    16:05 EST``. Stored times are UTC; one without a zone is taken as UTC."""
+    if value is None:
+        return ""
+    site = context.get("active_site")
+    zone: dt.tzinfo = _zone(site.timezone) if site is not None else dt.UTC
+    moment = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    local = moment.astimezone(zone)
+    return f"{local:%d %b %Y %H:%M} {local.tzname() or 'UTC'}"
+
+
+@functools.lru_cache(maxsize=64)
+def _zone(name: str) -> dt.tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC  # a site's zone is validated when it is saved; never fail a page on it
 
 
 templates = Jinja2Templates(env=_environment())
