@@ -238,6 +238,25 @@ def test_readings_keep_their_flag_and_only_usable_ones_count_as_latest(uow_facto
     assert latest == {VitalKind.BP_SYSTOLIC: at(0), VitalKind.HEART_RATE: at(0)}
 
 
+def test_a_batch_larger_than_one_insert_statement_keeps_every_reading_and_id(uow_factory) -> None:
+    # 1,203 readings: SQLite sends them as three multi-row INSERTs (500 rows each at most).
+    s = seed(uow_factory)
+    readings = [
+        VitalReading(VitalKind.HEART_RATE, 40 + n % 120, at(n / 10), VitalSource.MONITOR, "8867-4")
+        for n in range(1203)
+    ]
+    flags = ["" if n % 7 else FLAG_IMPLAUSIBLE for n in range(1203)]
+    with uow_factory() as uow:
+        row = uow.chair.add_session(new_session(s))
+        ids = uow.chair.add_readings(s.patients[0], readings, flags, at(200), session_id=row.id)
+        uow.commit()
+    with uow_factory() as uow:
+        stored = {r.id: r for r in uow.chair.session_readings(row.id)}
+    assert len(set(ids)) == 1203
+    assert [stored[i].reading for i in ids] == readings
+    assert [stored[i].flag for i in ids] == flags
+
+
 def test_the_newest_reading_of_each_vital_and_a_thinned_trend(uow_factory) -> None:
     s = seed(uow_factory)
     with uow_factory() as uow:

@@ -78,7 +78,7 @@ class ChairVitalsStore:
         batch size, and parsing it grows with the batch)."""
         if not rows:
             return []
-        columns = {
+        columns: dict[str, list[Any]] = {
             "patient_id": [row.patient_id for row in rows],
             "kind": [row.reading.kind.value for row in rows],
             "value": [float(row.reading.value) for row in rows],
@@ -94,21 +94,14 @@ class ChairVitalsStore:
         if postgres:
             returned = self.conn.exec_driver_sql(_PG_INSERT_READINGS, columns).all()
         else:
-            v = t.vital_reading
-            returned = self.conn.execute(
-                v.insert().returning(*(v.c[name] for name in _RETURNED)),
-                [
-                    dict(zip(columns, values, strict=True))
-                    for values in zip(*columns.values(), strict=True)
-                ],
-            ).all()
+            returned = self._sqlite_insert_readings(columns)
         by_content: dict[tuple[object, ...], list[int]] = {}
         for r in returned:
             key = (
                 r.patient_id,
                 r.kind,
                 r.value,
-                utc(r.observed_at),
+                utc(_parse_time(r.observed_at)),
                 r.source,
                 r.flag,
                 r.monitor_message_id,
@@ -145,8 +138,38 @@ class ChairVitalsStore:
                 _PG_INSERT_LINKS, {name: [link[name] for link in links] for name in links[0]}
             )
         elif links:
-            self.conn.execute(c.session_vital.insert(), links)
+            stamp = _sqlite_stamp(self.conn.dialect)
+            self.conn.exec_driver_sql(
+                _SQLITE_INSERT_LINKS,
+                [
+                    (
+                        link["reading_id"],
+                        link["session_id"],
+                        link["kind"],
+                        link["value"],
+                        stamp(link["observed_at"]),
+                        1 if link["usable"] else 0,
+                    )
+                    for link in links
+                ],
+            )
         return ids
+
+    def _sqlite_insert_readings(self, columns: dict[str, list[Any]]) -> list[Any]:
+        """SQLite: multi-row ``INSERT … RETURNING`` sent as driver SQL, the times already in
+        the text SQLAlchemy stores them as (its own processing of every value of a batch cost
+        more than the insert). At most _SQLITE_ROWS_PER_INSERT rows per statement, well under
+        SQLite's limit on bound values; the statement text is cached per row count."""
+        stamp = _sqlite_stamp(self.conn.dialect)
+        for name in ("observed_at", "recorded_at"):
+            columns = {**columns, name: [stamp(value) for value in columns[name]]}
+        rows = list(zip(*columns.values(), strict=True))
+        returned: list[Any] = []
+        for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
+            chunk = rows[start : start + _SQLITE_ROWS_PER_INSERT]
+            flat = tuple(value for row in chunk for value in row)
+            returned.extend(self.conn.exec_driver_sql(_sqlite_insert_sql(len(chunk)), flat).all())
+        return returned
 
     def session_readings(
         self, session_id: int, *, since: dt.datetime | None = None
@@ -429,6 +452,43 @@ _RETURNED = (
     "flag",
     "monitor_message_id",
 )
+
+_READING_COLUMNS = (
+    "patient_id",
+    "kind",
+    "value",
+    "unit",
+    "code",
+    "observed_at",
+    "source",
+    "flag",
+    "monitor_message_id",
+    "recorded_at",
+)
+_SQLITE_ROWS_PER_INSERT = 500  # 10 values a row: 5,000 bound values, SQLite allows 32,766
+_SQLITE_INSERT_LINKS = (
+    "INSERT INTO session_vital (reading_id, session_id, kind, value, observed_at, usable)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_insert_sql(rows: int) -> str:
+    one = "(" + ", ".join("?" * len(_READING_COLUMNS)) + ")"
+    return (
+        f"INSERT INTO vital_reading ({', '.join(_READING_COLUMNS)})"  # noqa: S608 (constants only)
+        f" VALUES {', '.join([one] * rows)} RETURNING {', '.join(_RETURNED)}"
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _sqlite_stamp(dialect: Any) -> Any:
+    """The function that turns a UTC time into the text SQLAlchemy stores it as on SQLite
+    (the dialect's own bind processor for the tables' time type, so both paths agree)."""
+    processor = t.UTCDateTime.dialect_impl(dialect).bind_processor(dialect)
+    assert processor is not None
+    return processor
+
 
 # PostgreSQL statements of fixed text over array parameters (see _insert_readings).
 _PG_INSERT_READINGS = _pg_binary(
