@@ -68,9 +68,9 @@ class ChairVitalsStore:
     def _insert_readings(self, rows: Sequence[NewReading]) -> list[int]:
         """Two statements however many readings: the readings, then their links to sessions.
 
-        The ids come back by RETURNING from one multi-row INSERT, which does not promise the
-        parameters' order; each returned row is matched to its reading by content instead
-        (rows with the same content are interchangeable).
+        The ids come back by RETURNING from a multi-row INSERT (on SQLite one per 500 rows),
+        which does not promise the parameters' order; each returned row is matched to its
+        reading by content instead (rows with the same content are interchangeable).
 
         On PostgreSQL both statements have fixed text whatever the batch size: the columns
         travel as arrays and ``unnest`` turns them into rows, so the driver and the server
