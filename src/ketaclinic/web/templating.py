@@ -5,7 +5,6 @@ extension loaded so patient-facing strings go through gettext, and helpers every
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import secrets
 from dataclasses import dataclass
 from importlib import resources
@@ -82,18 +81,19 @@ def _format_datetime(context: Context, value: dt.datetime | None) -> str:
     if value is None:
         return ""
     site = context.get("active_site")
-    zone: dt.tzinfo = _zone(site.timezone) if site is not None else dt.UTC
+    here = zone(site.timezone) if site is not None else dt.UTC
     moment = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-    local = moment.astimezone(zone)
+    local = moment.astimezone(here)
     return f"{local:%d %b %Y %H:%M} {local.tzname() or 'UTC'}"
 
 
-@functools.lru_cache(maxsize=64)
-def _zone(name: str) -> dt.tzinfo:
+def zone(name: str) -> dt.tzinfo:
+    """A site's time zone by its IANA name; UTC if the name is not one (a site's zone is
+    checked when it is saved: a page never fails on it)."""
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        return dt.UTC  # a site's zone is validated when it is saved; never fail a page on it
+        return dt.UTC
 
 
 templates = Jinja2Templates(env=_environment())

@@ -121,7 +121,7 @@ class ChairVitalsStore:
             ].pop()
             for row in rows
         ]
-        links = [
+        links: list[dict[str, Any]] = [
             {
                 "reading_id": reading_id,
                 "session_id": row.session_id,
@@ -138,7 +138,6 @@ class ChairVitalsStore:
                 _PG_INSERT_LINKS, {name: [link[name] for link in links] for name in links[0]}
             )
         elif links:
-            stamp = _sqlite_stamp(self.conn.dialect)
             self.conn.exec_driver_sql(
                 _SQLITE_INSERT_LINKS,
                 [
@@ -147,7 +146,7 @@ class ChairVitalsStore:
                         link["session_id"],
                         link["kind"],
                         link["value"],
-                        stamp(link["observed_at"]),
+                        _sqlite_time(link["observed_at"]),
                         1 if link["usable"] else 0,
                     )
                     for link in links
@@ -157,12 +156,12 @@ class ChairVitalsStore:
 
     def _sqlite_insert_readings(self, columns: dict[str, list[Any]]) -> list[Any]:
         """SQLite: multi-row ``INSERT … RETURNING`` sent as driver SQL, the times already in
-        the text SQLAlchemy stores them as (its own processing of every value of a batch cost
-        more than the insert). At most _SQLITE_ROWS_PER_INSERT rows per statement, well under
-        SQLite's limit on bound values; the statement text is cached per row count."""
-        stamp = _sqlite_stamp(self.conn.dialect)
+        the text SQLAlchemy stores them as (:func:`_sqlite_time`); SQLAlchemy's processing of
+        every value of a batch cost more than the insert. At most _SQLITE_ROWS_PER_INSERT rows
+        per statement, well under SQLite's limit on bound values; the text is cached per row
+        count."""
         for name in ("observed_at", "recorded_at"):
-            columns = {**columns, name: [stamp(value) for value in columns[name]]}
+            columns = {**columns, name: [_sqlite_time(value) for value in columns[name]]}
         rows = list(zip(*columns.values(), strict=True))
         returned: list[Any] = []
         for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
@@ -479,15 +478,6 @@ def _sqlite_insert_sql(rows: int) -> str:
         f"INSERT INTO vital_reading ({', '.join(_READING_COLUMNS)})"  # noqa: S608 (constants only)
         f" VALUES {', '.join([one] * rows)} RETURNING {', '.join(_RETURNED)}"
     )
-
-
-@functools.lru_cache(maxsize=4)
-def _sqlite_stamp(dialect: Any) -> Any:
-    """The function that turns a UTC time into the text SQLAlchemy stores it as on SQLite
-    (the dialect's own bind processor for the tables' time type, so both paths agree)."""
-    processor = t.UTCDateTime.dialect_impl(dialect).bind_processor(dialect)
-    assert processor is not None
-    return processor
 
 
 # PostgreSQL statements of fixed text over array parameters (see _insert_readings).

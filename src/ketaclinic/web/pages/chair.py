@@ -42,14 +42,13 @@ from ketaclinic.web.pages.chair_support import (
     F,
     FormError,
     checked,
-    zone,
 )
 from ketaclinic.web.pages.chair_view import (
     record_rows,
     render_session,
     session_context,
 )
-from ketaclinic.web.templating import flash, render
+from ketaclinic.web.templating import flash, render, zone
 
 router = APIRouter()
 router.include_router(chair_board.router)

@@ -33,8 +33,8 @@ from ketaclinic.services import chair_views
 from ketaclinic.services.audit import Actor
 from ketaclinic.services.chair_ports import StoredAlert
 from ketaclinic.web.deps import AppContainer, PageActor, active_site
-from ketaclinic.web.pages.chair_support import Fmt, zone
-from ketaclinic.web.templating import render, templates
+from ketaclinic.web.pages.chair_support import Fmt
+from ketaclinic.web.templating import render, templates, zone
 
 router = APIRouter()
 

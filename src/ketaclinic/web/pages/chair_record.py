@@ -26,8 +26,9 @@ from ketaclinic.domain.vitals import VitalKind
 from ketaclinic.services.chair_ports import CADSS6_ITEMS
 from ketaclinic.services.chair_views import SessionDetail
 from ketaclinic.web.pages.chair_board import STATE_LABELS
-from ketaclinic.web.pages.chair_support import Fmt, notice_text, zone
+from ketaclinic.web.pages.chair_support import Fmt, notice_text
 from ketaclinic.web.pages.chair_view import RecordRow, record_rows
+from ketaclinic.web.templating import zone
 
 MONITOR_NOTE = (
     "Readings from bedside monitors are a secondary aid; the nurse's measurements are the record."

@@ -10,7 +10,6 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Form
 
@@ -22,13 +21,6 @@ NUMBER_TEXT_MAX = 20
 # Every chair form field is bounded text until parsed.
 F = Annotated[str, Form(max_length=200)]
 LongF = Annotated[str, Form(max_length=600)]
-
-
-def zone(name: str) -> dt.tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
 
 
 @dataclass(frozen=True, slots=True)

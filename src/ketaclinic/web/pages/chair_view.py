@@ -50,10 +50,9 @@ from ketaclinic.web.pages.chair_support import (
     Fmt,
     FormError,
     notice_text,
-    zone,
 )
 from ketaclinic.web.pages.mbc_staff_forms import embedded_form
-from ketaclinic.web.templating import flash, render
+from ketaclinic.web.templating import flash, render, zone
 
 
 def publish(c: Container, session_id: int) -> None:
