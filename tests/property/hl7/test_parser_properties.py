@@ -19,7 +19,7 @@ from ketaclinic.adapters.hl7.ack import AckSender, accept, refuse
 from ketaclinic.adapters.hl7.framing import encode_frame
 from ketaclinic.adapters.hl7.parser import MonitorMessage, parse_oru
 from ketaclinic.adapters.hl7.rejection import MessageRejected
-from ketaclinic.adapters.hl7.segments import Encoding, read_header
+from ketaclinic.adapters.hl7.segments import Encoding, Segment, read_header
 
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 PROFILES = Path(hl7_package.__file__).parent / "profiles"
@@ -94,3 +94,21 @@ def test_mutated_valid_messages_give_a_typed_outcome_and_a_valid_ack(payload: by
 @given(st.text(max_size=200))
 def test_unescaping_never_makes_text_longer(text: str) -> None:
     assert len(Encoding("|", "^", "~", "\\", "&").unescape(text)) <= len(text)
+
+
+FIELD_PIECES = st.sampled_from(
+    ["a", "7", " ", "^", "&", "~", "\\", "\\F\\", "\\S\\", "\\E\\", "\\X41\\", "\\H\\"]
+)
+
+
+@given(st.lists(FIELD_PIECES, max_size=30).map("".join))
+def test_splitting_a_field_matches_unescaping_each_components_first_subcomponent(
+    text: str,
+) -> None:
+    # The splitter skips unescaping when a field has no escape and no subcomponent character;
+    # whichever way it goes, each component of the first repetition is its first
+    # subcomponent, unescaped.
+    enc = Encoding("|", "^", "~", "\\", "&")
+    first = text.split("~", 1)[0]
+    expected = [enc.unescape(part.split("&", 1)[0]) for part in first.split("^")]
+    assert Segment("OBX|" + text.replace("|", ""), enc, 1).components(1) == expected

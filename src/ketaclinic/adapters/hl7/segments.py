@@ -118,21 +118,27 @@ class Segment:
         A component's subcomponents beyond the first are dropped: nothing we read uses them.
         """
         if repetition is None:
-            cached = self._first.get(position)
-            if cached is None:
-                cached = self._split(self.raw(position).split(self.enc.repetition, 1)[0])
-                self._first[position] = cached
-            return list(cached)
+            return list(self._first_components(position))
         return self._split(repetition)
+
+    def _first_components(self, position: int) -> list[str]:
+        """The cached components of a field's first repetition (callers must not change it)."""
+        cached = self._first.get(position)
+        if cached is None:
+            cached = self._split(self.raw(position).split(self.enc.repetition, 1)[0])
+            self._first[position] = cached
+        return cached
 
     def _split(self, value: str) -> list[str]:
         enc = self.enc
-        return [
-            enc.unescape(part.split(enc.subcomponent, 1)[0]) for part in value.split(enc.component)
-        ]
+        parts = value.split(enc.component)
+        # Most fields carry neither escapes nor subcomponents: nothing more to do.
+        if enc.escape not in value and enc.subcomponent not in value:
+            return parts
+        return [enc.unescape(part.split(enc.subcomponent, 1)[0]) for part in parts]
 
     def component(self, position: int, index: int = 1) -> str:
-        parts = self.components(position)
+        parts = self._first_components(position)
         return parts[index - 1].strip() if index <= len(parts) else ""
 
     def where(self, position: int | None = None) -> ErrorLocation:
