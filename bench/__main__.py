@@ -83,25 +83,11 @@ def sections_of(text: str) -> dict[str, tuple[str, str]]:
     return found
 
 
-def main(argv: list[str]) -> int:
-    only = set(argv)
-    sys.path.insert(0, str(HERE.parent))
-    previous = sections_of(OUT.read_text()) if only and OUT.exists() else {}
-    fresh: dict[str, tuple[str, str]] = {}
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    paths = ordered(list(HERE.glob("bench_*.py")))
-    for path in paths:
-        name = path.stem
-        if only and name not in only and name.removeprefix("bench_") not in only:
-            continue
-        waited = settle()
-        print(f"bench: running {name} (waited {waited:.0f} s for the machine) ...", flush=True)
-        started = time.perf_counter()
-        module = importlib.import_module(f"bench.{name}")
-        fresh[name] = (now, module.run().rstrip() + "\n")
-        print(f"bench: {name} done in {time.perf_counter() - started:.1f} s", flush=True)
-    # The document keeps name order; a partial run (``python -m bench hl7``) replaces only the
-    # sections it ran and keeps the others from the last run.
+def write(
+    paths: list[Path], fresh: dict[str, tuple[str, str]], previous: dict[str, tuple[str, str]]
+) -> None:
+    """docs/benchmarks.md from the sections run now and, for the others, the last run's (name
+    order; each section marked with its run time)."""
     body: list[str] = []
     runs: dict[str, list[str]] = {}
     for path in sorted(paths, key=lambda p: p.stem):
@@ -123,6 +109,30 @@ def main(argv: list[str]) -> int:
     )
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(header + "\n".join(body))
+
+
+def main(argv: list[str]) -> int:
+    only = set(argv)
+    sys.path.insert(0, str(HERE.parent))
+    # A run replaces the sections of the modules it runs (all, or those named: ``python -m
+    # bench hl7``) and keeps the others, marked with their own run time. The document is
+    # written after every module, so a module that fails keeps the figures of those before it.
+    previous = sections_of(OUT.read_text()) if OUT.exists() else {}
+    fresh: dict[str, tuple[str, str]] = {}
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    paths = ordered(list(HERE.glob("bench_*.py")))
+    for path in paths:
+        name = path.stem
+        if only and name not in only and name.removeprefix("bench_") not in only:
+            continue
+        waited = settle()
+        print(f"bench: running {name} (waited {waited:.0f} s for the machine) ...", flush=True)
+        started = time.perf_counter()
+        module = importlib.import_module(f"bench.{name}")
+        fresh[name] = (now, module.run().rstrip() + "\n")
+        print(f"bench: {name} done in {time.perf_counter() - started:.1f} s", flush=True)
+        write(paths, fresh, previous)
+    write(paths, fresh, previous)
     print(f"bench: wrote {OUT}")
     return 0
 
