@@ -121,6 +121,19 @@ ALERT_SETTINGS: tuple[Adjustable, ...] = (
 )
 
 
+# design: alarm limits that must keep their order (lower first), so that each tier fires
+# before the more severe one above it. Before the start, the hold limit lies at or below the
+# no-infusion-today limit (REFERENCE.md §5: 140/90 hold, > 180/100 no infusion); during the
+# infusion, the pause-or-stop limit lies at or below the hypertensive-urgency limit (§5:
+# > 180/100 stop, ≥ 180/120 urgency). A clinic value that breaks an order is refused.
+ALERT_ORDER: tuple[tuple[str, str], ...] = (
+    ("pre_bp_hold_systolic", "pre_bp_absolute_systolic"),
+    ("pre_bp_hold_diastolic", "pre_bp_absolute_diastolic"),
+    ("bp_infusion_systolic", "bp_urgency_systolic"),
+    ("bp_infusion_diastolic", "bp_urgency_diastolic"),
+)
+
+
 def _pcl5_cut_point() -> Threshold:
     cut_point = get_instrument("pcl5").scoring.cut_point
     if cut_point is None:  # only reached if the shipped definition lost its cut-point
@@ -271,6 +284,29 @@ def apply_alert_values(
         return replace(item, limits=limits)
 
     return replace(base, clinical=tuple(rule(item) for item in base.clinical))
+
+
+def check_alert_order(approved: Mapping[str, ApprovedValue], changed: str) -> None:
+    """Refuse alert values that break :data:`ALERT_ORDER` once ``changed`` takes its value in
+    ``approved``: :class:`InvalidInput` on ``changed``, naming the limit it must stay below or
+    above (so a director sees which other value to change first)."""
+    items = {item.key: item for item in ALERT_SETTINGS}
+
+    def value(key: str) -> float:
+        return clinic_threshold(items[key].default, approved.get(key)).value
+
+    for lower, upper in ALERT_ORDER:
+        if changed not in (lower, upper) or value(lower) <= value(upper):
+            continue
+        other = upper if changed == lower else lower
+        bound = "at most" if changed == lower else "at least"
+        unit = items[other].default.unit
+        raise InvalidInput.for_field(
+            changed,
+            value(changed),
+            f"{bound} {value(other):g} {unit}, the current value of '{items[other].label}'"
+            f" ({other}); change that limit first",
+        )
 
 
 def apply_outcome_values(

@@ -23,6 +23,7 @@ from ketaclinic.domain.clinic_settings import (
     apply_cut_point_value,
     apply_eligibility_values,
     apply_outcome_values,
+    check_alert_order,
     check_value,
     clinic_threshold,
     parse_kind,
@@ -130,19 +131,22 @@ def set_value(
 ) -> ThresholdSetting:
     """Approve a clinic value for ``key`` (``value`` ``None``: reset to the default), director
     only, effective today. Raises :class:`InvalidInput` naming the field for an unknown kind or
-    key, a value out of range or on the unsafe side, or a reason of the wrong length; nothing is
-    stored then."""
+    key, a value out of range, on the unsafe side or out of order with the other values of its
+    kind, or a reason of the wrong length; nothing is stored then."""
     chosen = parse_kind(kind)
     principal = require_role(uow, clock, actor, RESOURCE, DIRECTOR_ONLY)
     item = adjustable(chosen, key)
     checked = None if value is None else check_value(item, value)
-    if chosen is SettingKind.ELIGIBILITY:
-        # The thresholds must agree with each other (e.g. hold below exclusion): check the
-        # whole set as it would be, before anything is stored.
+    if chosen in (SettingKind.ELIGIBILITY, SettingKind.ALERT):
+        # The values must agree with each other (e.g. a hold limit below the exclusion or
+        # no-infusion limit): check the whole set as it would be, before anything is stored.
         approved = _approved(uow.clinic_settings.history(chosen.value))
         today = clock.now().date()
         approved[item.key] = ApprovedValue(item.key, checked, principal.username, today)
-        apply_eligibility_values(approved)
+        if chosen is SettingKind.ELIGIBILITY:
+            apply_eligibility_values(approved)
+        else:
+            check_alert_order(approved, item.key)
     text = " ".join(reason.split())
     if not MIN_REASON_CHARS <= len(text) <= REASON_MAX:
         raise InvalidInput.for_field(

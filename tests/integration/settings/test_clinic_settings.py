@@ -144,6 +144,27 @@ def test_out_of_range_and_unsafe_values_are_refused_unstored(client, demo, token
     assert stored_settings(demo) == before
 
 
+def test_limits_out_of_order_are_refused_until_the_other_limit_makes_room(
+    client, demo, token_for
+) -> None:
+    director = token_for("director.mia")
+    before = stored_settings(demo)
+    # The hold limit above the no-infusion-today limit (180): refused, naming that limit.
+    refused = put(client, director, ALERTS, "pre_bp_hold_systolic", 190)
+    assert refused.status_code == 422, refused.text
+    assert "pre_bp_absolute_systolic" in refused.text
+    assert "at most 180" in refused.text
+    assert stored_settings(demo) == before
+    # Raising the upper limit first makes room; then the hold limit may follow.
+    assert put(client, director, ALERTS, "pre_bp_absolute_systolic", 200).status_code == 200
+    assert put(client, director, ALERTS, "pre_bp_hold_systolic", 190).status_code == 200
+    # Resetting the upper limit alone would put it (180) under the hold limit (190).
+    reset = put(client, director, ALERTS, "pre_bp_absolute_systolic", None)
+    assert reset.status_code == 422, reset.text
+    assert "at least 190" in reset.text
+    assert stored_settings(demo) == before + 2
+
+
 def test_nurse_may_read_but_not_set_and_the_refusal_is_audited(client, demo, token_for) -> None:
     nurse = token_for("nurse.mia")
     assert client.get(OUTCOMES, headers=nurse).status_code == 200
