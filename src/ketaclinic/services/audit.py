@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from ketaclinic.domain.audit import (
     AuditAction,
@@ -66,6 +67,37 @@ def record(
             detail=detail[:500],
         ),
         clock.now(),
+    )
+
+
+class _OfPatient(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def site_id(self) -> int: ...
+
+
+def record_patient(
+    uow: UnitOfWork,
+    clock: Clock,
+    actor: Actor,
+    action: AuditAction,
+    resource: str,
+    patient: _OfPatient,
+    *,
+    detail: str = "",
+) -> None:
+    """:func:`record` of an access to one patient's record (the patient is the resource)."""
+    record(
+        uow,
+        clock,
+        actor,
+        action,
+        resource,
+        site_id=patient.site_id,
+        patient_id=patient.id,
+        resource_id=patient.id,
+        detail=detail,
     )
 
 

@@ -36,7 +36,7 @@ from ketaclinic.domain.errors import (
     PermissionDenied,
 )
 from ketaclinic.domain.people import CLINICAL_ROLES, Patient, Principal, Role
-from ketaclinic.services.audit import Actor, deny, record, require_role
+from ketaclinic.services.audit import Actor, deny, record, record_patient, require_role
 from ketaclinic.services.dosing_calc import (
     BasisOption,
     DoseComputation,
@@ -131,16 +131,8 @@ def preview_dose(
         error = None
     except InvalidInput as refused:
         computation, error = None, FieldError.of(refused)
-    record(
-        uow,
-        clock,
-        actor,
-        AuditAction.READ,
-        RESOURCE_CALCULATION,
-        site_id=patient.site_id,
-        patient_id=patient.id,
-        resource_id=patient.id,
-        detail="preview",
+    record_patient(
+        uow, clock, actor, AuditAction.READ, RESOURCE_CALCULATION, patient, detail="preview"
     )
     uow.commit()
     return DosePreview(computation, error)

@@ -17,7 +17,7 @@ from ketaclinic.domain.errors import InvalidInput
 from ketaclinic.domain.people import CLINICAL_ROLES, Patient
 from ketaclinic.domain.weight import check_plausibility, dosing_weight
 from ketaclinic.pk.models import MODELS
-from ketaclinic.services.audit import Actor, record, require_role
+from ketaclinic.services.audit import Actor, record, record_patient, require_role
 from ketaclinic.services.dosing import RESOURCE, RESOURCE_CALCULATION, VIEW_ROLES, load_order
 from ketaclinic.services.dosing_calc import DoseRequest, checked_compute_dose, compute
 from ketaclinic.services.dosing_json import dose_body, model_body
@@ -174,15 +174,13 @@ def preview_curve(
         float(age),
         PREVIEW_SEED,
     )
-    record(
+    record_patient(
         uow,
         clock,
         actor,
         AuditAction.READ,
         RESOURCE_CALCULATION,
-        site_id=patient.site_id,
-        patient_id=patient.id,
-        resource_id=patient.id,
+        patient,
         detail=f"predicted concentration of the dose form ({prediction.model.name})",
     )
     uow.commit()

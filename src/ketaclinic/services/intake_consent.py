@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ketaclinic.domain.audit import AuditAction
 from ketaclinic.domain.errors import Conflict, InvalidInput, NotFound
 from ketaclinic.domain.people import Patient
-from ketaclinic.services.audit import Actor, record, require_role
+from ketaclinic.services.audit import Actor, record, record_patient, require_role
 from ketaclinic.services.intake_common import CLINICAL, DIRECTOR
 from ketaclinic.services.intake_models import (
     ConsentText,
@@ -129,16 +129,7 @@ def consent_view(uow: UnitOfWork, clock: Clock, actor: Actor, patient_id: int) -
     patient = load_visible(uow, clock, actor, patient_id, "consent")
     versions = uow.intake.consent_versions()
     consents = tuple(uow.intake.consents(patient.id))
-    record(
-        uow,
-        clock,
-        actor,
-        AuditAction.READ,
-        "consent",
-        site_id=patient.site_id,
-        patient_id=patient.id,
-        resource_id=patient.id,
-    )
+    record_patient(uow, clock, actor, AuditAction.READ, "consent", patient)
     uow.commit()
     return ConsentView(patient, versions[0] if versions else None, consents)
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 from ketaclinic.domain.audit import AuditAction
 from ketaclinic.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ketaclinic.domain.people import BodyMeasurement, NewPatient, Patient, Principal, Site
-from ketaclinic.services.audit import Actor, deny, record, require_role
+from ketaclinic.services.audit import Actor, deny, record, record_patient, require_role
 from ketaclinic.services.intake_common import LEAD_ROLES, local_today
 from ketaclinic.services.intake_models import Inquiry, Lead, LeadStatus
 from ketaclinic.services.ports import Clock, UnitOfWork
@@ -141,16 +141,8 @@ def convert_lead(
     if measurement is not None:
         uow.patients.add_measurement(replace(measurement, patient_id=patient.id))
     uow.leads.set_status(lead.id, LeadStatus.CONVERTED, principal.user_id, now, patient.id)
-    record(
-        uow,
-        clock,
-        actor,
-        AuditAction.CREATE,
-        "patient",
-        site_id=patient.site_id,
-        patient_id=patient.id,
-        resource_id=patient.id,
-        detail=f"from lead {lead.id}",
+    record_patient(
+        uow, clock, actor, AuditAction.CREATE, "patient", patient, detail=f"from lead {lead.id}"
     )
     record(
         uow,

@@ -37,7 +37,7 @@ from ketaclinic.domain.outcomes import (
 )
 from ketaclinic.domain.people import CLINICAL_ROLES, Patient
 from ketaclinic.services import clinic_settings, mbc_safety
-from ketaclinic.services.audit import Actor, record, require_role
+from ketaclinic.services.audit import Actor, record, record_patient, require_role
 from ketaclinic.services.mbc_content import check_language, known_instrument
 from ketaclinic.services.mbc_model import (
     BookedVisit,
@@ -237,16 +237,8 @@ def patient_for_entry(uow: UnitOfWork, clock: Clock, actor: Actor, patient_id: i
     of their identity for the entry form is audited."""
     require_role(uow, clock, actor, "questionnaire_response", CLINICAL_ROLES)
     patient = load_visible(uow, clock, actor, patient_id, "questionnaire_response")
-    record(
-        uow,
-        clock,
-        actor,
-        AuditAction.READ,
-        "patient",
-        site_id=patient.site_id,
-        patient_id=patient.id,
-        resource_id=patient.id,
-        detail="score entry form",
+    record_patient(
+        uow, clock, actor, AuditAction.READ, "patient", patient, detail="score entry form"
     )
     uow.commit()
     return patient
@@ -274,15 +266,13 @@ def patient_scores(
     patient = load_visible(uow, clock, actor, patient_id, "questionnaire_response")
     responses = uow.responses.for_patient(patient.id, instrument_ids)
     tasks = uow.safety_tasks.for_patient(patient.id)
-    record(
+    record_patient(
         uow,
         clock,
         actor,
         AuditAction.READ,
         "questionnaire_response",
-        site_id=patient.site_id,
-        patient_id=patient.id,
-        resource_id=patient.id,
+        patient,
         detail=f"{len(responses)} responses",
     )
     uow.commit()
@@ -333,16 +323,7 @@ def patient_outcomes(
         first = first_infusion(uow.infusion_history.anchor(patient.id), timezone)
     else:
         first = FirstInfusion(first_infusion_on, InfusionSource.GIVEN)
-    record(
-        uow,
-        clock,
-        actor,
-        AuditAction.READ,
-        "outcome",
-        site_id=patient.site_id,
-        patient_id=patient.id,
-        resource_id=patient.id,
-    )
+    record_patient(uow, clock, actor, AuditAction.READ, "outcome", patient)
     uow.commit()
     by_day: dict[dt.date, tuple[int, str]] = {}
     for response in responses:  # oldest first, so the last of a day wins
@@ -412,15 +393,13 @@ def infusion_starts(
     require_role(uow, clock, actor, "infusion_session", CLINICAL_ROLES)
     patient = load_visible(uow, clock, actor, patient_id, "infusion_session")
     starts = uow.infusion_history.session_starts(patient.id)
-    record(
+    record_patient(
         uow,
         clock,
         actor,
         AuditAction.READ,
         "infusion_session",
-        site_id=patient.site_id,
-        patient_id=patient.id,
-        resource_id=patient.id,
+        patient,
         detail=f"{len(starts)} infusion starts",
     )
     uow.commit()
@@ -451,15 +430,13 @@ def infusion_marks(uow: UnitOfWork, clock: Clock, actor: Actor, patient_id: int)
     now = clock.now()
     infused_days = {s.started_at.astimezone(zone).date() for s in starts}
     missed = tuple(v for v in visits if v.ends_at <= now and v.local_day not in infused_days)
-    record(
+    record_patient(
         uow,
         clock,
         actor,
         AuditAction.READ,
         "infusion_session",
-        site_id=patient.site_id,
-        patient_id=patient.id,
-        resource_id=patient.id,
+        patient,
         detail=f"{len(starts)} infusion starts, {len(missed)} visits without a session",
     )
     uow.commit()
@@ -503,15 +480,13 @@ def response_page(
     require_role(uow, clock, actor, "questionnaire_response", CLINICAL_ROLES)
     patient = load_visible(uow, clock, actor, patient_id, "questionnaire_response")
     responses, total = uow.responses.page_for_patient(patient.id, limit=limit, offset=offset)
-    record(
+    record_patient(
         uow,
         clock,
         actor,
         AuditAction.READ,
         "questionnaire_response",
-        site_id=patient.site_id,
-        patient_id=patient.id,
-        resource_id=patient.id,
+        patient,
         detail=f"{len(responses)} responses from {offset}",
     )
     uow.commit()

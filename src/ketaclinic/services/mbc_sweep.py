@@ -33,7 +33,7 @@ from ketaclinic.domain.errors import Conflict, InvalidInput, NotFound
 from ketaclinic.domain.people import ALL_ROLES, CLINICAL_ROLES, Patient, Role
 from ketaclinic.domain.protocols import protocol_catalog
 from ketaclinic.services import mbc_safety
-from ketaclinic.services.audit import SYSTEM, Actor, deny, record, require_role
+from ketaclinic.services.audit import SYSTEM, Actor, deny, record, record_patient, require_role
 from ketaclinic.services.mbc_content import patient_instruments
 from ketaclinic.services.mbc_model import (
     RequestOutcome,
@@ -358,15 +358,13 @@ def patient_schedule(
     slots = plan_slots(series, lookup, timezone)
     requests = {r.slot_key: r for r in uow.self_report_schedules.for_patient(patient.id)}
     used = {link.id for link in uow.self_report_links.for_patient(patient.id) if link.used_at}
-    record(
+    record_patient(
         uow,
         clock,
         actor,
         AuditAction.READ,
         "self_report_schedule",
-        site_id=patient.site_id,
-        patient_id=patient.id,
-        resource_id=patient.id,
+        patient,
         detail=f"{len(slots)} slots",
     )
     uow.commit()

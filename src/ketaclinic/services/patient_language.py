@@ -11,7 +11,7 @@ from __future__ import annotations
 from ketaclinic.domain.audit import AuditAction
 from ketaclinic.domain.errors import InvalidInput
 from ketaclinic.locale import LANGUAGES
-from ketaclinic.services.audit import Actor, record
+from ketaclinic.services.audit import Actor, record_patient
 from ketaclinic.services.ports import Clock, UnitOfWork
 
 
@@ -31,15 +31,13 @@ def remember_language(
     if patient is None or patient.preferred_language == language:
         return False
     uow.patients.set_preferred_language(patient.id, language)
-    record(
+    record_patient(
         uow,
         clock,
         actor,
         AuditAction.UPDATE,
         "patient_language",
-        site_id=patient.site_id,
-        patient_id=patient.id,
-        resource_id=patient.id,
+        patient,
         detail=f"{patient.preferred_language} -> {language} ({why})",
     )
     uow.commit()

@@ -19,7 +19,7 @@ from ketaclinic.domain.people import (
     Principal,
     Role,
 )
-from ketaclinic.services.audit import Actor, deny, record, require_role
+from ketaclinic.services.audit import Actor, deny, record, record_patient, require_role
 from ketaclinic.services.ports import Clock, UnitOfWork
 
 MAX_PAGE = 500
@@ -94,15 +94,13 @@ def patient_chart(uow: UnitOfWork, clock: Clock, actor: Actor, patient_id: int) 
     patient = load_visible(uow, clock, actor, patient_id, "patient")
     clinical = principal.role in CLINICAL_ROLES
     measurements = uow.patients.measurements(patient.id) if clinical else []
-    record(
+    record_patient(
         uow,
         clock,
         actor,
         AuditAction.READ,
         "patient",
-        site_id=patient.site_id,
-        patient_id=patient.id,
-        resource_id=patient.id,
+        patient,
         detail="chart" if clinical else "demographics",
     )
     uow.commit()
@@ -139,16 +137,7 @@ def register_patient(
     patient = uow.patients.add(new, now)
     if measurement is not None:
         uow.patients.add_measurement(replace(measurement, patient_id=patient.id))
-    record(
-        uow,
-        clock,
-        actor,
-        AuditAction.CREATE,
-        "patient",
-        site_id=patient.site_id,
-        patient_id=patient.id,
-        resource_id=patient.id,
-    )
+    record_patient(uow, clock, actor, AuditAction.CREATE, "patient", patient)
     uow.commit()
     return patient
 
@@ -190,15 +179,6 @@ def access_log(
     require_role(uow, clock, actor, "access_log", {Role.DIRECTOR})
     patient = load_visible(uow, clock, actor, patient_id, "access_log")
     entries = uow.audit.for_patient(patient.id)
-    record(
-        uow,
-        clock,
-        actor,
-        AuditAction.READ,
-        "access_log",
-        site_id=patient.site_id,
-        patient_id=patient.id,
-        resource_id=patient.id,
-    )
+    record_patient(uow, clock, actor, AuditAction.READ, "access_log", patient)
     uow.commit()
     return patient, entries

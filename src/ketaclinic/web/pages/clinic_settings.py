@@ -34,58 +34,39 @@ Field20 = Annotated[str, Form(max_length=20)]
 Reason = Annotated[str, Form(max_length=1000)]
 
 
-@router.get("/admin/alert-rules", response_class=HTMLResponse)
-def alert_rules(request: Request, actor: PageActor, c: AppContainer) -> Response:
-    return _render(request, actor, c, "alert")
+def _add_routes(kind: str) -> None:
+    """The page of one kind of setting and its form's POST (same handlers, kind fixed)."""
+
+    def show(request: Request, actor: PageActor, c: AppContainer) -> Response:
+        return _render(request, actor, c, kind)
+
+    def change(
+        request: Request,
+        actor: PageActor,
+        c: AppContainer,
+        key: Field80 = "",
+        value: Field20 = "",
+        reason: Reason = "",
+        reset: Field20 = "",
+    ) -> Response:
+        return _set(request, actor, c, kind, key, value, reason, bool(reset))
+
+    path = PATHS[kind]
+    router.add_api_route(
+        path, show, methods=["GET"], response_class=HTMLResponse, name=f"{kind}_settings"
+    )
+    router.add_api_route(
+        path,
+        change,
+        methods=["POST"],
+        response_class=HTMLResponse,
+        dependencies=[Csrf],
+        name=f"set_{kind}_setting",
+    )
 
 
-@router.post("/admin/alert-rules", response_class=HTMLResponse, dependencies=[Csrf])
-def set_alert_rule(
-    request: Request,
-    actor: PageActor,
-    c: AppContainer,
-    key: Field80 = "",
-    value: Field20 = "",
-    reason: Reason = "",
-    reset: Field20 = "",
-) -> Response:
-    return _set(request, actor, c, "alert", key, value, reason, bool(reset))
-
-
-@router.get("/admin/outcome-definitions", response_class=HTMLResponse)
-def outcome_definitions(request: Request, actor: PageActor, c: AppContainer) -> Response:
-    return _render(request, actor, c, "outcome")
-
-
-@router.post("/admin/outcome-definitions", response_class=HTMLResponse, dependencies=[Csrf])
-def set_outcome_definition(
-    request: Request,
-    actor: PageActor,
-    c: AppContainer,
-    key: Field80 = "",
-    value: Field20 = "",
-    reason: Reason = "",
-    reset: Field20 = "",
-) -> Response:
-    return _set(request, actor, c, "outcome", key, value, reason, bool(reset))
-
-
-@router.get("/admin/eligibility-rules", response_class=HTMLResponse)
-def eligibility_rules(request: Request, actor: PageActor, c: AppContainer) -> Response:
-    return _render(request, actor, c, "eligibility")
-
-
-@router.post("/admin/eligibility-rules", response_class=HTMLResponse, dependencies=[Csrf])
-def set_eligibility_rule(
-    request: Request,
-    actor: PageActor,
-    c: AppContainer,
-    key: Field80 = "",
-    value: Field20 = "",
-    reason: Reason = "",
-    reset: Field20 = "",
-) -> Response:
-    return _set(request, actor, c, "eligibility", key, value, reason, bool(reset))
+for _kind in PATHS:
+    _add_routes(_kind)
 
 
 def _set(
