@@ -5,7 +5,9 @@ Thin adapters: read the input, hand it to :mod:`ketaclinic.domain.intake`,
 (DESIGN.md §4.2). Bad input ends as one ``error:`` line on stderr and exit code 2 via
 :func:`~ketaclinic.cli.common.handles_errors`.
 
-``plan`` knows the built-in protocols without a database. For any other id it also reads the
+``eligibility`` applies the clinic's thresholds when a database is configured and can be read,
+else the shipped ones, and says which (cli/clinic_values.py). ``plan`` knows the built-in
+protocols without a database. For any other id it also reads the
 clinic's own protocols when a database is configured (``KETACLINIC_DATABASE_URL``, or the SQLite
 file in ``KETACLINIC_DATA_DIR`` once it exists); it only reads, and never creates or migrates a
 database.
@@ -28,9 +30,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ketaclinic.adapters.db.engine import make_engine
 from ketaclinic.adapters.db.uow import SqlUnitOfWorkFactory
+from ketaclinic.cli.clinic_values import CLINIC, read_clinic_values
 from ketaclinic.cli.common import JSON_OPTION, emit, handles_errors
 from ketaclinic.config import load_settings
-from ketaclinic.domain.eligibility import evaluate
+from ketaclinic.domain.eligibility import DEFAULT_SETTINGS, evaluate
 from ketaclinic.domain.errors import InvalidInput
 from ketaclinic.domain.intake import parse_intake
 from ketaclinic.domain.protocols import (
@@ -40,6 +43,7 @@ from ketaclinic.domain.protocols import (
     find_protocol,
     plan,
 )
+from ketaclinic.services.clinic_settings import clinic_eligibility_settings
 from ketaclinic.services.intake_common import catalog
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -59,11 +63,20 @@ def eligibility_command(
     file: Annotated[Path, typer.Argument(help="Intake record as JSON (DESIGN.md §4.2).")],
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Run the eligibility engine on an intake record."""
+    """Run the eligibility engine on an intake record (with the clinic's thresholds when a
+    database is configured, else the shipped ones; the table says which)."""
     data = _read_json(file)
     record = parse_intake(data, today=dt.date.today())
-    result = evaluate(record).as_dict()
-    emit(result, as_json=as_json, human=lambda console: _show_eligibility(console, result))
+    thresholds = read_clinic_values(clinic_eligibility_settings, DEFAULT_SETTINGS)
+    result = evaluate(record, thresholds.values).as_dict()
+    # The JSON answer is DESIGN.md §4.2's; a reason given by a clinic value says so in its
+    # source. The table also names the thresholds used.
+    note = (
+        f"the clinic's values ({thresholds.database})"
+        if thresholds.source == CLINIC
+        else f"shipped defaults: {thresholds.reason}"
+    )
+    emit(result, as_json=as_json, human=lambda console: _show_eligibility(console, result, note))
 
 
 @handles_errors
@@ -146,8 +159,9 @@ def _parse_date(field: str, text: str) -> dt.date:
     raise InvalidInput.for_field(field, text, "a date YYYY-MM-DD")
 
 
-def _show_eligibility(console: Console, result: dict[str, Any]) -> None:
+def _show_eligibility(console: Console, result: dict[str, Any], thresholds: str) -> None:
     console.print(f"Decision: [bold]{result['decision']}[/bold]")
+    console.print(Text(f"Thresholds: {thresholds}"))
     if not result["reasons"]:
         console.print("No rule applied.")
         return

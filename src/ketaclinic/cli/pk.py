@@ -31,8 +31,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ketaclinic.cli.clinic_values import CLINIC, SHIPPED, read_clinic_values
 from ketaclinic.cli.common import JSON_OPTION, emit, handles_errors
-from ketaclinic.config import load_settings
 from ketaclinic.domain.dosing import (
     DEFAULT_PUMP_RESOLUTION_ML_PER_H,
     BagPreparation,
@@ -65,10 +65,6 @@ from ketaclinic.services.dosing_json import (
 
 if TYPE_CHECKING:
     from ketaclinic.adapters.plots.concentration import PlotFormat
-
-# design: how long ``dose`` waits for a PostgreSQL server before it falls back to the shipped
-# library (a calculator should answer, and say which limits it used).
-DB_CONNECT_TIMEOUT_S = 5
 
 DEFAULT_AFTER_INFUSION_MIN = 240.0  # 4 h of observation after the infusion, as in §5 benchmarks
 DEFAULT_STEP_S = 10.0
@@ -252,10 +248,6 @@ def simulate_command(
 # --- helpers -----------------------------------------------------------------------------------
 
 
-CLINIC = "clinic"
-SHIPPED = "shipped"
-
-
 @dataclass(frozen=True, slots=True)
 class Library:
     """The drug library ``dose`` checks against, where it came from and why."""
@@ -270,47 +262,15 @@ class Library:
 
 
 def drug_library() -> Library:
-    """The clinic's effective library when a database is configured (``KETACLINIC_DATABASE_URL``,
-    or the SQLite file in ``KETACLINIC_DATA_DIR``) and can be read; otherwise the shipped
-    defaults, with the reason. Reading the library needs no sign-in: it holds no health data
-    (``services/dosing_library.clinic_library``)."""
-    import sqlalchemy as sa
-
-    from ketaclinic.adapters.db.engine import is_sqlite, make_engine, normalise_url
-    from ketaclinic.adapters.db.uow import SqlUnitOfWorkFactory
+    """The clinic's effective library when a database is configured and can be read; otherwise
+    the shipped defaults, with the reason (cli/clinic_values.py). Reading the library needs no
+    sign-in: it holds no health data (``services/dosing_library.clinic_library``)."""
     from ketaclinic.services.dosing_library import CLINIC_LIBRARY_NOTE, clinic_library
 
-    shipped = dict(DEFAULT_LIBRARY)
-    try:
-        settings = load_settings()
-    except ValueError as error:  # a malformed setting (pydantic): the calculator still answers
-        reason = " ".join(str(error).split())[:200]
-        return Library(shipped, SHIPPED, f"shipped defaults: the settings are invalid ({reason})")
-    configured = normalise_url(settings.effective_database_url)
-    where = sa.engine.make_url(configured).render_as_string(hide_password=True)
-    url = configured
-    if is_sqlite(configured):
-        path = Path(sa.engine.make_url(configured).database or "")
-        if not path.is_file():  # connecting would create an empty database file
-            unset = "" if settings.database_url else "KETACLINIC_DATABASE_URL is unset and "
-            return Library(
-                shipped, SHIPPED, f"shipped defaults: no database configured ({unset}no {path})"
-            )
-    elif "connect_timeout" not in configured:
-        url += ("&" if "?" in url else "?") + f"connect_timeout={DB_CONNECT_TIMEOUT_S}"
-    engine = make_engine(url)
-    try:
-        with SqlUnitOfWorkFactory(engine)(readonly=True) as uow:
-            limits = clinic_library(uow)
-    except sa.exc.SQLAlchemyError as error:
-        cause = getattr(error, "orig", None) or error
-        reason = " ".join(str(cause).split())[:200]
-        return Library(
-            shipped, SHIPPED, f"shipped defaults: the database {where} could not be read ({reason})"
-        )
-    finally:
-        engine.dispose()
-    return Library(limits, CLINIC, CLINIC_LIBRARY_NOTE, where)
+    found = read_clinic_values(clinic_library, dict(DEFAULT_LIBRARY))
+    if found.source == SHIPPED:
+        return Library(found.values, SHIPPED, f"shipped defaults: {found.reason}")
+    return Library(found.values, CLINIC, CLINIC_LIBRARY_NOTE, found.database)
 
 
 def _preparation(bag_ml: float | None, concentration_mg_per_ml: float | None) -> Preparation:

@@ -14,6 +14,13 @@ from typer.testing import CliRunner, Result
 from ketaclinic.cli.intake import register
 
 
+@pytest.fixture(autouse=True)
+def no_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No database is configured (an empty data directory): the shipped thresholds apply."""
+    monkeypatch.delenv("KETACLINIC_DATABASE_URL", raising=False)
+    monkeypatch.setenv("KETACLINIC_DATA_DIR", str(tmp_path / "var"))
+
+
 def invoke(*args: str) -> Result:
     app = typer.Typer()
     register(app)
@@ -161,3 +168,69 @@ def test_a_directory_is_not_a_readable_file(tmp_path: Path) -> None:
     result = invoke("eligibility", str(tmp_path))
     assert result.exit_code == 2
     assert "a readable file" in stderr_line(result)
+
+
+def test_the_table_says_the_shipped_thresholds_apply_without_a_database(write: Any) -> None:
+    result = invoke("eligibility", write(intake()))
+    assert result.exit_code == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "Thresholds: shipped defaults: no database configured" in text
+
+
+def test_a_clinic_value_in_the_configured_database_decides(
+    write: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    from argon2 import PasswordHasher
+
+    from ketaclinic.adapters.db import migrate
+    from ketaclinic.bootstrap import build
+    from ketaclinic.config import Settings
+    from ketaclinic.services import clinic_settings, demo
+    from ketaclinic.services.audit import Actor
+    from ketaclinic.services.auth import Passwords, principal_of
+
+    url = f"sqlite:///{tmp_path / 'clinic.sqlite3'}"
+    settings = Settings(
+        database_url=url,
+        data_dir=tmp_path / "data",
+        secret_key="cli-eligibility-" + "s" * 40,
+        environment="test",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    container = build(settings, fast_password_hashing=True)
+    migrate.upgrade(container.engine)
+    quick = Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    with container.uow() as uow:
+        demo.load(uow, container.clock, quick)
+        uow.commit()
+    with container.uow() as uow:
+        director = Actor(principal_of(uow.users.by_username("director.mia")), "test")
+        clinic_settings.set_value(
+            uow,
+            container.clock,
+            director,
+            kind="eligibility",
+            key="age_max",
+            value=40,
+            reason="Clinic protocol: adults up to 40 only",
+        )
+    container.dispose()
+    monkeypatch.setenv("KETACLINIC_DATABASE_URL", url)
+
+    result = invoke("eligibility", write(intake(age_years=42)), "--json")
+    assert result.exit_code == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert set(body) == {"decision", "reasons"}  # DESIGN.md §4.2's answer, nothing more
+    assert body["decision"] == "needs_review"
+    (reason,) = body["reasons"]
+    assert "clinic value (approved by director.mia on " in reason["source"]
+    assert f"{dt.date.today().year}" in reason["source"]
+    table = invoke("eligibility", write(intake(age_years=42)))
+    assert "Thresholds: the clinic's values (sqlite:///" in " ".join(table.stdout.split())
+    # Forty is within the clinic's range: eligible as with the shipped thresholds.
+    assert json.loads(invoke("eligibility", write(intake(age_years=40)), "--json").stdout) == {
+        "decision": "eligible",
+        "reasons": [],
+    }
