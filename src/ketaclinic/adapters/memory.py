@@ -146,12 +146,19 @@ class MemorySiteRepository:
     def set_organisation_name(self, name: str) -> None:
         self.store.organisation = name
 
-    def add(self, code: str, name: str, timezone: str) -> Site:
+    def add(self, code: str, name: str, timezone: str, phone: str = "") -> Site:
         if self.by_code(code) is not None:
             raise Conflict(f"site code {code!r} already exists", field="code")
-        site = Site(self.store.new_id(), code, name, timezone)
+        site = Site(self.store.new_id(), code, name, timezone, phone)
         self.store.sites[site.id] = site
         return site
+
+    def set_phone(self, site_id: int, phone: str) -> Site:
+        site = self.store.sites.get(site_id)
+        if site is None:
+            raise NotFound(f"site {site_id} not found", field="site")
+        self.store.sites[site_id] = replace(site, phone=phone)
+        return self.store.sites[site_id]
 
     def get(self, site_id: int) -> Site | None:
         return self.store.sites.get(site_id)

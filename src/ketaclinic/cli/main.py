@@ -172,6 +172,9 @@ def site_add(
     chairs: Annotated[int, typer.Option(min=0, max=50, help="number of infusion chairs")] = 0,
     timezone: Annotated[str, typer.Option(help="IANA time zone")] = "America/New_York",
     organisation: Annotated[str, typer.Option(help="set the organisation's name")] = "",
+    phone: Annotated[
+        str, typer.Option(help="the number patients call (discharge instructions, e-mails)")
+    ] = "",
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a site (clinic) with its chairs."""
@@ -180,7 +183,7 @@ def site_add(
     with c.uow() as uow:
         if organisation:
             uow.sites.set_organisation_name(organisation)
-        site = staff.add_site(uow, code.upper(), name, timezone)
+        site = staff.add_site(uow, code.upper(), name, timezone, phone)
         for n in range(1, chairs + 1):
             staff.add_chair(uow, site, f"{site.code}-{n}", f"Chair {n}")
         uow.commit()
@@ -189,6 +192,29 @@ def site_add(
         result,
         as_json=as_json,
         human=lambda out: out.print(f"site {site.code} added with {chairs} chairs"),
+    )
+
+
+@app.command("site-phone")
+@handles_errors
+def site_phone(
+    code: str,
+    phone: Annotated[str, typer.Argument(help='the number patients call; "" clears it')],
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Set the phone number patients of a site call (shown on discharge instructions and in
+    appointment e-mails)."""
+    c = _container()
+    _upgrade(c)
+    with c.uow() as uow:
+        site = staff.set_site_phone(uow, c.clock, SYSTEM, _site(uow, code).id, phone)
+        uow.commit()
+    emit(
+        {"code": site.code, "phone": site.phone},
+        as_json=as_json,
+        human=lambda out: out.print(
+            f"site {site.code} phone: {site.phone}" if site.phone else f"site {site.code}: no phone"
+        ),
     )
 
 

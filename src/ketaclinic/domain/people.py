@@ -15,6 +15,12 @@ from ketaclinic.domain.errors import InvalidInput
 
 MRN_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,31}$")
 SITE_CODE_PATTERN = re.compile(r"^[A-Z0-9]{2,10}$")
+# design: a number as people write it (digits, spaces, + ( ) - . /, an optional extension such as
+# "ext. 12" or "x12"), with at least 3 digits; no letters that could hide another message.
+SITE_PHONE_PATTERN = re.compile(
+    r"^\+?[0-9 ().\-/]*[0-9][0-9 ().\-/]*(?:\s*(?:ext\.?|x)\s*[0-9]{1,6})?$", re.IGNORECASE
+)
+SITE_PHONE_MAX = 32
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._\-]{2,63}$")
 NAME_MAX = 100
 
@@ -70,6 +76,31 @@ class Site:
     code: str
     name: str
     timezone: str = "America/New_York"
+    phone: str = ""  # the number patients call (discharge instructions, e-mails); "" = none
+
+    @property
+    def phone_dial(self) -> str:
+        """The phone number for a ``tel:`` link: a leading + and the digits, no extension."""
+        number = re.split(r"(?i)ext|x", self.phone, maxsplit=1)[0]
+        digits = "".join(ch for ch in number if ch.isdigit())
+        return ("+" if number.strip().startswith("+") else "") + digits
+
+
+def check_site_phone(phone: str) -> str:
+    """The site's phone number, trimmed and with runs of spaces made one; ``""`` for none.
+    :class:`InvalidInput` on ``phone`` for anything that is not a phone number."""
+    text = " ".join(phone.split())
+    if not text:
+        return ""
+    digits = sum(ch.isdigit() for ch in text)
+    if len(text) > SITE_PHONE_MAX or digits < 3 or not SITE_PHONE_PATTERN.match(text):
+        raise InvalidInput.for_field(
+            "phone",
+            text[:40],
+            f"a phone number of at most {SITE_PHONE_MAX} characters: digits, spaces, + ( ) - . /"
+            " and an optional extension (e.g. +1 305 555 0100 ext. 12)",
+        )
+    return text
 
 
 @dataclass(frozen=True, slots=True)

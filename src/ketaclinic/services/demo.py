@@ -21,7 +21,11 @@ from ketaclinic.services.ports import Clock, UnitOfWork
 from ketaclinic.services.staff import add_chair, add_site, add_user
 
 ORGANISATION = "Demo Ketamine Clinic"
-SITES = (("MIA", "Miami", "America/New_York"), ("FLL", "Fort Lauderdale", "America/New_York"))
+# Phone numbers from the 555-0100–0199 block, which North American numbering keeps fictional.
+SITES = (
+    ("MIA", "Miami", "America/New_York", "+1 305 555 0142"),
+    ("FLL", "Fort Lauderdale", "America/New_York", "+1 954 555 0178"),
+)
 CHAIRS_PER_SITE = 4
 PATIENTS = 40
 SEED = 20261124
@@ -127,7 +131,7 @@ EXTENSIONS.append(demo_dosing.load)
 def demo_logins() -> list[DemoLogin]:
     return [
         DemoLogin(f"{ROLE_PREFIX[role]}.{code.lower()}", role, code, DEMO_PASSWORD)
-        for code, _name, _tz in SITES
+        for code, _name, _tz, _phone in SITES
         for role in Role
     ]
 
@@ -145,8 +149,8 @@ def load(uow: UnitOfWork, clock: Clock, passwords: Passwords) -> list[DemoLogin]
     actor: Actor = SYSTEM
     uow.sites.set_organisation_name(ORGANISATION)
     sites = {}
-    for code, name, tz in SITES:
-        site = add_site(uow, code, name, tz)
+    for code, name, tz, phone in SITES:
+        site = add_site(uow, code, name, tz, phone)
         sites[code] = site
         for n in range(1, CHAIRS_PER_SITE + 1):
             add_chair(uow, site, f"{code}-{n}", f"Chair {n}")

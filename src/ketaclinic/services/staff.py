@@ -13,6 +13,7 @@ from ketaclinic.domain.people import (
     Role,
     Site,
     StaffUser,
+    check_site_phone,
 )
 from ketaclinic.services.audit import Actor, deny, record, require_role
 from ketaclinic.services.auth import Passwords, check_password_policy, unlock
@@ -22,12 +23,34 @@ from ketaclinic.services.ports import Clock, UnitOfWork
 FAR_FUTURE = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 
 
-def add_site(uow: UnitOfWork, code: str, name: str, timezone: str = "America/New_York") -> Site:
+def add_site(
+    uow: UnitOfWork, code: str, name: str, timezone: str = "America/New_York", phone: str = ""
+) -> Site:
     if not SITE_CODE_PATTERN.match(code):
         raise InvalidInput.for_field("site", code, "2–10 capital letters or digits, e.g. MIA")
     if not name.strip() or len(name) > 200:
         raise InvalidInput.for_field("name", name, "1–200 characters")
-    return uow.sites.add(code, name.strip(), timezone)
+    return uow.sites.add(code, name.strip(), timezone, check_site_phone(phone))
+
+
+def set_site_phone(uow: UnitOfWork, clock: Clock, actor: Actor, site_id: int, phone: str) -> Site:
+    """Set (``""``: clear) the number patients of a site call, as their discharge instructions
+    and appointment e-mails give it (the site's director, or the command line); audited, the
+    caller commits."""
+    site = _site_in_charge(uow, clock, actor, site_id, "site")
+    number = check_site_phone(phone)
+    changed = uow.sites.set_phone(site.id, number)
+    record(
+        uow,
+        clock,
+        actor,
+        AuditAction.UPDATE,
+        "site",
+        site_id=site.id,
+        resource_id=site.id,
+        detail=f"site {site.code} phone {'set' if number else 'cleared'}",
+    )
+    return changed
 
 
 def add_chair(uow: UnitOfWork, site: Site, code: str, name: str) -> Chair:

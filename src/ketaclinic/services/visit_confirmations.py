@@ -80,12 +80,14 @@ class Confirmation:
 
 
 def place_of(uow: UnitOfWork, site_id: int) -> Place:
-    """The clinic's and the site's names and the site's time zone, as the e-mails give them."""
+    """The clinic's and the site's names, the site's time zone and phone, as the e-mails give
+    them."""
     site = uow.sites.get(site_id)
     return Place(
         clinic=uow.sites.organisation_name(),
         site=site.name if site is not None else "",
         timezone=site.timezone if site is not None else "UTC",
+        phone=site.phone if site is not None else "",
     )
 
 

@@ -47,17 +47,20 @@ class Mail:
 
 @dataclass(frozen=True, slots=True)
 class Place:
-    """Where the visits are: the clinic (organisation) and the site by name, and the site's time
-    zone (an IANA name) in which every time is written."""
+    """Where the visits are: the clinic (organisation) and the site by name, the site's time
+    zone (an IANA name) in which every time is written, and the number patients call ("" when
+    the site has none; then the mail has no phone line)."""
 
     clinic: str
     site: str
     timezone: str
+    phone: str = ""
 
 
 CLINIC_FALLBACK = N_("Your clinic")
 GREETING = N_("Hello,")
 FOOTER = N_("If you did not expect this message, please contact the clinic.")
+PHONE_LINE = N_("Clinic phone: %(phone)s")
 
 SUBJECT_MOVED = N_("%(clinic)s: your appointment has been moved")
 SUBJECT_CANCELLED = N_("%(clinic)s: your appointment has been cancelled")
@@ -119,8 +122,11 @@ def _names(place: Place, language: str) -> dict[str, str]:
     return {"clinic": place.clinic or gettext(language, CLINIC_FALLBACK), "site": place.site}
 
 
-def _body(language: str, *paragraphs: str) -> str:
-    parts = [gettext(language, GREETING), *paragraphs, gettext(language, FOOTER)]
+def _body(language: str, place: Place, *paragraphs: str) -> str:
+    parts = [gettext(language, GREETING), *paragraphs]
+    if place.phone:
+        parts.append(gettext(language, PHONE_LINE) % {"phone": place.phone})
+    parts.append(gettext(language, FOOTER))
     return "\n\n".join(parts) + "\n"
 
 
@@ -140,7 +146,9 @@ def booked(place: Place, language: str, starts: Sequence[dt.datetime]) -> Mail:
         "Your appointments at %(clinic)s (%(site)s) are booked:",
         len(starts),
     )
-    body = _body(lang, intro % names, _visit_list(starts, lang, place.timezone), _advice(lang))
+    body = _body(
+        lang, place, intro % names, _visit_list(starts, lang, place.timezone), _advice(lang)
+    )
     return Mail(MailKind.BOOKED, lang, subject % names, body)
 
 
@@ -153,6 +161,7 @@ def moved(
     names = _names(place, lang)
     body = _body(
         lang,
+        place,
         gettext(lang, MOVED_INTRO) % names,
         when(new_start, lang, place.timezone),
         gettext(lang, UPCOMING),
@@ -177,6 +186,7 @@ def cancelled(
     )
     body = _body(
         lang,
+        place,
         gettext(lang, CANCELLED_INTRO) % names,
         when(old_start, lang, place.timezone),
         *others,
@@ -196,6 +206,7 @@ def reminder(place: Place, language: str, start: dt.datetime) -> Mail:
     }
     body = _body(
         lang,
+        place,
         gettext(lang, REMINDER_INTRO) % names,
         when(start, lang, place.timezone),
         _advice(lang),

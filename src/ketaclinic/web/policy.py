@@ -149,6 +149,8 @@ POLICIES: dict[str, Policy] = {
     "POST /admin/hours": Policy(DIRECTOR),
     "GET /admin/chairs": Policy(DIRECTOR),
     "POST /admin/chairs": Policy(DIRECTOR),
+    # the active site's phone number for patients (discharge instructions, e-mails)
+    "POST /admin/site-phone": Policy(DIRECTOR),
     # A chair of another site is "not found", as a patient of another site is.
     "POST /admin/chairs/{chair_id}/retire": Policy(DIRECTOR, patient_scoped=True),
     # intake over the API (issue 4): the same services and roles as the pages. A lead, a site's

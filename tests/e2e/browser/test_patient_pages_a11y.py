@@ -170,6 +170,9 @@ def test_discharge_instructions_pass_axe_on_a_phone(
     session = page.url.rsplit("/", 1)[1]
     page.goto(f"/sessions/{session}/instructions?lang={lang}")
     assert page.get_attribute("html", "lang") == lang
+    phone = page.locator("[data-testid=clinic-phone]")
+    assert "+1 305 555 0142" in phone.inner_text()  # the demo site's (fictional) number
+    assert phone.locator("a").get_attribute("href") == "tel:+13055550142"
     check_page(page, f"instructions-{lang}", screenshot)
 
 

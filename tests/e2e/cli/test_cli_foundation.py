@@ -239,3 +239,23 @@ def test_chairs_are_added_listed_and_retired_with_their_history_kept(
         ).scalars()
         assert list(details) == ["chair MIA-3 put into service", "chair MIA-3 retired"]
     engine.dispose()
+
+
+def test_site_phone_is_set_at_creation_changed_and_refused_when_not_a_number(
+    env: dict[str, str],
+) -> None:
+    added = run(env, "site-add", "MIA", "--name", "Miami", "--phone", "+1 305 555 0100")
+    assert added.returncode == 0, added.stderr
+    changed = run(env, "site-phone", "mia", "305-555-0111 x2", "--json")
+    assert changed.returncode == 0, changed.stderr
+    assert json.loads(changed.stdout) == {"code": "MIA", "phone": "305-555-0111 x2"}
+    refused = run(env, "site-phone", "MIA", "call reception")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().startswith("error: phone: got 'call reception'")
+    assert "Traceback" not in refused.stderr
+    unknown = run(env, "site-phone", "XXX", "305 555 0100")
+    assert unknown.returncode != 0
+    assert "site" in unknown.stderr
+    cleared = run(env, "site-phone", "MIA", "")
+    assert cleared.returncode == 0, cleared.stderr
+    assert "MIA: no phone" in cleared.stdout

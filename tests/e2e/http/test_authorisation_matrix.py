@@ -721,6 +721,9 @@ def intake_samples(csrf: str, site: str, n: int) -> dict[str, dict[str, object]]
         "POST /admin/hours": {"data": {"csrf_token": csrf, "slot_min": "15", **weekdays}},
         "POST /admin/chairs": {"data": {"csrf_token": csrf, "code": f"{site}-M{n}"}},
         "POST /admin/chairs/{chair_id}/retire": {"data": {"csrf_token": csrf}},
+        "POST /admin/site-phone": {
+            "data": {"csrf_token": csrf, "phone": f"+1 305 555 01{n % 100:02d}"}
+        },
         "POST /admin/eligibility-rules": {
             "data": {"csrf_token": csrf, "key": "age_max", "reset": "1", "reason": "Matrix"}
         },

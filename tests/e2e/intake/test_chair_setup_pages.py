@@ -168,3 +168,68 @@ def test_chairs_are_the_directors_of_their_own_sites(client, demo, login_as) -> 
     )
     assert other.status_code == 404
     assert chairs(demo)["MIA-1"] is None
+
+
+def site_phone(demo, code: str = "MIA") -> str:  # type: ignore[no-untyped-def]
+    with demo.engine.connect() as conn:
+        return conn.execute(sa.select(t.site.c.phone).where(t.site.c.code == code)).scalar_one()
+
+
+def test_the_director_sets_the_phone_patients_call_and_it_reaches_the_instructions(
+    client, demo, login_as
+) -> None:
+    from ketaclinic.adapters.db import tables_chair as tc
+
+    assert site_phone(demo) == "+1 305 555 0142"  # the demo clinic's (fictional) number
+    login_as("director.mia")
+    page = client.get("/admin/chairs")
+    assert 'value="+1 305 555 0142"' in page.text
+
+    # Not a phone number: refused beside the form, nothing stored.
+    refused = client.post(
+        "/admin/site-phone", data={"csrf_token": csrf(page.text), "phone": "ring reception"}
+    )
+    assert refused.status_code == 422
+    assert "phone: got &#39;ring reception&#39;, expected a phone number" in refused.text
+    assert 'id="phone-error"' in refused.text
+    assert site_phone(demo) == "+1 305 555 0142"
+
+    saved = client.post(
+        "/admin/site-phone",
+        data={"csrf_token": csrf(page.text), "phone": " +1 (305) 555-0199  ext. 4 "},
+        follow_redirects=True,
+    )
+    assert "The phone number of Miami is +1 (305) 555-0199 ext. 4." in saved.text
+    assert site_phone(demo) == "+1 (305) 555-0199 ext. 4"
+    with demo.engine.connect() as conn:
+        detail = conn.execute(
+            sa.select(t.audit_event.c.detail)
+            .where(t.audit_event.c.resource == "site")
+            .order_by(t.audit_event.c.seq.desc())
+            .limit(1)
+        ).scalar_one()
+    assert detail == "site MIA phone set"  # the number itself is not health data, but stays out
+
+    # The patient's discharge instructions give it, with a link to dial it.
+    with demo.engine.connect() as conn:
+        sid = conn.execute(
+            sa.select(tc.infusion_session.c.id)
+            .join(t.patient, t.patient.c.id == tc.infusion_session.c.patient_id)
+            .where(t.patient.c.mrn == "DEMO-0001")
+            .order_by(tc.infusion_session.c.id.desc())
+            .limit(1)
+        ).scalar_one()
+    login_as("nurse.mia")
+    english = client.get(f"/sessions/{sid}/instructions")
+    assert "Clinic phone: +1 (305) 555-0199 ext. 4" in english.text
+    assert 'href="tel:+13055550199"' in english.text
+    spanish = client.get(f"/sessions/{sid}/instructions?lang=es")
+    assert "Teléfono de la clínica: +1 (305) 555-0199 ext. 4" in spanish.text
+
+    # Cleared: the instructions simply have no phone line.
+    login_as("director.mia")
+    page = client.get("/admin/chairs")
+    client.post("/admin/site-phone", data={"csrf_token": csrf(page.text), "phone": ""})
+    assert site_phone(demo) == ""
+    login_as("nurse.mia")
+    assert 'data-testid="clinic-phone"' not in client.get(f"/sessions/{sid}/instructions").text

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from ketaclinic.domain.audit import AuditAction, AuditRecord
-from ketaclinic.domain.errors import Conflict
+from ketaclinic.domain.errors import Conflict, NotFound
 from ketaclinic.domain.people import BodyMeasurement, NewPatient, Role, Sex
 from ketaclinic.services import audit as audit_svc
 
@@ -39,6 +39,31 @@ def test_it_stores_and_finds_sites_and_chairs(uow_factory: object) -> None:
         assert uow.sites.by_code("MIA").id == mia
         with pytest.raises(Conflict):
             uow.sites.add("MIA", "again", "UTC")
+
+
+def test_a_sites_phone_is_stored_changed_and_cleared(uow_factory: object) -> None:
+    with uow_factory() as uow:  # type: ignore[operator]
+        added = uow.sites.add("MIA", "Miami", "America/New_York", "+1 305 555 0142")
+        plain = uow.sites.add("FLL", "Fort Lauderdale", "America/New_York")
+        uow.commit()
+    with uow_factory() as uow:  # type: ignore[operator]
+        assert uow.sites.get(added.id).phone == "+1 305 555 0142"
+        assert uow.sites.by_code("FLL").phone == ""
+        changed = uow.sites.set_phone(plain.id, "954 555 0178 x2")
+        assert changed.phone == "954 555 0178 x2"
+        assert changed.code == "FLL"
+        uow.commit()
+    with uow_factory() as uow:  # type: ignore[operator]
+        assert {s.code: s.phone for s in uow.sites.all()} == {
+            "FLL": "954 555 0178 x2",
+            "MIA": "+1 305 555 0142",
+        }
+        uow.sites.set_phone(added.id, "")
+        uow.commit()
+    with uow_factory() as uow:  # type: ignore[operator]
+        assert uow.sites.get(added.id).phone == ""
+        with pytest.raises(NotFound):
+            uow.sites.set_phone(999_999, "305 555 0100")
 
 
 def test_uncommitted_work_is_rolled_back(uow_factory: object) -> None:

@@ -7,7 +7,15 @@ import datetime as dt
 import pytest
 
 from ketaclinic.domain.errors import InvalidInput
-from ketaclinic.domain.people import BodyMeasurement, NewPatient, Patient, Sex, parse_role
+from ketaclinic.domain.people import (
+    BodyMeasurement,
+    NewPatient,
+    Patient,
+    Sex,
+    Site,
+    check_site_phone,
+    parse_role,
+)
 
 
 def new(**overrides: object) -> NewPatient:
@@ -65,3 +73,34 @@ def test_age_counts_only_completed_birthdays() -> None:
 def test_an_unknown_role_names_the_allowed_ones() -> None:
     with pytest.raises(InvalidInput, match="front_desk, nurse, prescriber, director"):
         parse_role("janitor")
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("+1 305 555 0142", "+1 305 555 0142"),
+        ("  (305)  555-0142 ", "(305) 555-0142"),
+        ("305.555.0142 ext. 12", "305.555.0142 ext. 12"),
+        ("305 555 0142 x12", "305 555 0142 x12"),
+        ("", ""),
+        ("   ", ""),
+    ],
+)
+def test_a_site_phone_is_kept_as_written_with_spaces_tidied(typed: str, stored: str) -> None:
+    assert check_site_phone(typed) == stored
+
+
+@pytest.mark.parametrize(
+    "typed", ["call us", "12", "+1 305 555 0142; drop", "1" * 33, "305-555-0142 ext. 1234567"]
+)
+def test_anything_but_a_phone_number_is_refused_naming_the_field(typed: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        check_site_phone(typed)
+    assert refused.value.field == "phone"
+    assert "phone number of at most 32 characters" in str(refused.value)
+
+
+def test_the_dial_string_keeps_the_plus_and_digits_and_drops_the_extension() -> None:
+    site = Site(1, "MIA", "Miami", phone="+1 (305) 555-0142 ext. 12")
+    assert site.phone_dial == "+13055550142"
+    assert Site(2, "FLL", "Fort Lauderdale", phone="954 555 0178").phone_dial == "9545550178"

@@ -170,3 +170,18 @@ def test_no_e_mail_names_the_treatment_or_anything_clinical() -> None:
         text = (mail.subject + mail.body).lower()
         for word in ("ketamin", "infusi", "dose", "dosis", "ptsd", "tept", "score", "pcl", "phq"):
             assert word not in text, (mail.kind, word)
+
+
+def test_every_e_mail_gives_the_sites_phone_when_it_has_one() -> None:
+    with_phone = Place("Harbor Clinic", "Miami Beach", "America/New_York", "+1 305 555 0142")
+    mails = [
+        visit_mail.booked(with_phone, "en", [MON_8AM]),
+        visit_mail.moved(with_phone, "en", MON_8AM, [MON_8AM]),
+        visit_mail.cancelled(with_phone, "en", MON_8AM, []),
+        visit_mail.reminder(with_phone, "en", MON_8AM),
+    ]
+    for mail in mails:
+        assert "Clinic phone: +1 305 555 0142" in lines(mail.body), mail.kind
+    spanish = visit_mail.reminder(with_phone, "es", MON_8AM)
+    assert "Teléfono de la clínica: +1 305 555 0142" in lines(spanish.body)
+    assert "phone" not in visit_mail.booked(MIAMI, "en", [MON_8AM]).body.lower()

@@ -66,7 +66,7 @@ def build_record() -> PatientRecord:
         preferred_language="es",
         created_at=T0 - dt.timedelta(days=40),
     )
-    site = Site(1, "MIA", "Miami", "America/New_York")
+    site = Site(1, "MIA", "Miami", "America/New_York", "+1 305 555 0142")
     origin = MonitorOrigin(
         message_id=501,
         sending_application="BEDSIDE",

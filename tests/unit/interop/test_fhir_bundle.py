@@ -325,3 +325,9 @@ def test_chair_dissociation_scores_are_numbers_by_neutral_item_id(record: Patien
     # no wording anywhere: each component is a neutral id and a number
     assert all(set(c) == {"code", "valueInteger"} for c in cadss["component"])
     assert all(c["code"]["text"].startswith("cadss_") for c in cadss["component"])
+
+
+def test_the_sites_location_carries_its_phone_number(record: PatientRecord) -> None:
+    site = by_id(bundle_of(record), "site-MIA")
+    assert site["telecom"] == [{"system": "phone", "value": "+1 305 555 0142", "use": "work"}]
+    assert "telecom" not in by_id(bundle_of(record), "chair-MIA-1")

@@ -47,6 +47,10 @@ def utc(value: dt.datetime) -> dt.datetime:
     return result
 
 
+def site_row(row: Any) -> Site:
+    return Site(row.id, row.code, row.name, row.timezone, row.phone)
+
+
 class SqlSiteRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -61,25 +65,34 @@ class SqlSiteRepository:
         else:
             self.conn.execute(t.organisation.update().values(name=name))
 
-    def add(self, code: str, name: str, timezone: str) -> Site:
+    def add(self, code: str, name: str, timezone: str, phone: str = "") -> Site:
         if self.by_code(code) is not None:
             raise Conflict(f"site code {code!r} already exists", field="code")
         new_id = self.conn.execute(
-            t.site.insert().values(code=code, name=name, timezone=timezone).returning(t.site.c.id)
+            t.site.insert()
+            .values(code=code, name=name, timezone=timezone, phone=phone)
+            .returning(t.site.c.id)
         ).scalar_one()
-        return Site(new_id, code, name, timezone)
+        return Site(new_id, code, name, timezone, phone)
 
     def get(self, site_id: int) -> Site | None:
         row = self.conn.execute(sa.select(t.site).where(t.site.c.id == site_id)).first()
-        return Site(row.id, row.code, row.name, row.timezone) if row else None
+        return site_row(row) if row else None
 
     def by_code(self, code: str) -> Site | None:
         row = self.conn.execute(sa.select(t.site).where(t.site.c.code == code)).first()
-        return Site(row.id, row.code, row.name, row.timezone) if row else None
+        return site_row(row) if row else None
 
     def all(self) -> list[Site]:
         rows = self.conn.execute(sa.select(t.site).order_by(t.site.c.code))
-        return [Site(r.id, r.code, r.name, r.timezone) for r in rows]
+        return [site_row(r) for r in rows]
+
+    def set_phone(self, site_id: int, phone: str) -> Site:
+        self.conn.execute(t.site.update().where(t.site.c.id == site_id).values(phone=phone))
+        site = self.get(site_id)
+        if site is None:
+            raise NotFound(f"site {site_id} not found", field="site")
+        return site
 
     def add_chair(self, site_id: int, code: str, name: str) -> Chair:
         exists = self.conn.execute(sa.select(t.chair.c.id).where(t.chair.c.code == code)).first()

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ketaclinic.adapters.db import tables as t
-from ketaclinic.adapters.db.repositories import _patient, as_utc, utc
+from ketaclinic.adapters.db.repositories import _patient, as_utc, site_row, utc
 from ketaclinic.domain.administration import (
     AdministrationRecord,
     Bolus,
@@ -32,7 +32,7 @@ from ketaclinic.domain.administration import (
     StartInfusion,
     Stop,
 )
-from ketaclinic.domain.people import BodyMeasurement, Role, Site
+from ketaclinic.domain.people import BodyMeasurement, Role
 from ketaclinic.domain.session_lifecycle import Actor as ChairActor
 from ketaclinic.domain.vitals import VitalKind, VitalSource
 from ketaclinic.services.interop_mar import periods_of
@@ -98,10 +98,7 @@ class SqlRecordReader:
             row.id: _patient(row)
             for row in self.conn.execute(sa.select(t.patient).where(t.patient.c.id.in_(ids)))
         }
-        sites = {
-            row.id: Site(row.id, row.code, row.name, row.timezone)
-            for row in self.conn.execute(sa.select(t.site))
-        }
+        sites = {row.id: site_row(row) for row in self.conn.execute(sa.select(t.site))}
         organisation = self.conn.execute(sa.select(t.organisation.c.name).limit(1)).scalar() or ""
         staff = {
             row.id: row.username

@@ -34,6 +34,7 @@ site = sa.Table(
     sa.Column("code", sa.String(10), nullable=False, unique=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("phone", sa.String(32), nullable=False, server_default=""),
 )
 
 chair = sa.Table(

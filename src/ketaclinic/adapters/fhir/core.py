@@ -87,14 +87,17 @@ def organization(name: str) -> Json:
 
 
 def site_location(site: Site) -> Json:
-    return {
+    location: Json = {
         "resourceType": "Location",
         "id": site_id(site),
         "identifier": [{"system": SITE_SYSTEM, "value": site.code}],
         "status": "active",
         "name": site.name,
-        "managingOrganization": ref("Organization", ORGANISATION_ID),
     }
+    if site.phone:  # the number the site's patients call (Location.telecom, a ContactPoint)
+        location["telecom"] = [{"system": "phone", "value": site.phone, "use": "work"}]
+    location["managingOrganization"] = ref("Organization", ORGANISATION_ID)
+    return location
 
 
 def chair_location(site: Site, chair_code: str) -> Json:

@@ -1,4 +1,5 @@
-"""The director's chairs of the active site: put a new chair into service, retire one.
+"""The director's chairs of the active site: put a new chair into service, retire one; and
+the site's phone number that patients call (their discharge instructions and e-mails give it).
 
 A retired chair keeps its history (past visits and sessions still name it); retiring is refused
 while the chair has a session open or visits booked ahead. Errors re-render the page with the
@@ -24,15 +25,17 @@ router = APIRouter()
 
 
 def _page(request: Request, c: AppContainer, actor: PageActor, **extra: Any) -> Response:
-    site = active_site(request)
+    active = active_site(request)
     with c.uow() as uow:
         require_role(uow, c.clock, actor, "chair", {Role.DIRECTOR})
+        site = uow.sites.get(active.id) if active else None  # the phone as stored now
         chairs = uow.sites.chairs(site.id, retired=True) if site else []
     context: dict[str, Any] = {
         "site": site,
         "chairs": chairs,
         "error": None,
         "form": {"code": f"{site.code}-{len(chairs) + 1}" if site else "", "name": ""},
+        "phone": site.phone if site else "",
     }
     status = int(extra.pop("status", 200))
     context.update(extra)
@@ -65,6 +68,28 @@ def add_chair(
             form = {"code": code, "name": name}
             return _page(request, c, actor, error=error.message, form=form, status=status)
     flash(request, f"Chair {chair.code} is in service.")
+    return RedirectResponse("/admin/chairs", status_code=303)
+
+
+@router.post("/admin/site-phone", dependencies=[Csrf])
+def set_site_phone(
+    request: Request,
+    actor: PageActor,
+    c: AppContainer,
+    phone: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    site = active_site(request)
+    with c.uow() as uow:
+        try:
+            if site is None:
+                raise InvalidInput.for_field("site", None, "a site you are assigned to")
+            changed = staff.set_site_phone(uow, c.clock, actor, site.id, phone)
+            uow.commit()
+        except InvalidInput as error:
+            uow.rollback()
+            return _page(request, c, actor, phone_error=error.message, phone=phone, status=422)
+    shown = f"is {changed.phone}" if changed.phone else "is cleared"
+    flash(request, f"The phone number of {changed.name} {shown}.")
     return RedirectResponse("/admin/chairs", status_code=303)
 
 
