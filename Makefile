@@ -18,9 +18,10 @@ run: $(STAMP)
 	$(BIN)/ketaclinic demo --hl7-port 2575
 
 ## make test: the whole suite (lint, types, architecture, then pytest on every core; each test
-## file stays on one worker, so module-scoped fixtures such as the browser are made once)
+## file stays on one worker, so module-scoped fixtures such as the browser are made once; the
+## 25 slowest tests are listed at the end, to keep the suite's time in view)
 test: $(STAMP) lint typecheck
-	$(BIN)/python -m pytest -n auto --dist loadfile \
+	$(BIN)/python -m pytest -n auto --dist loadfile --durations=25 \
 		--cov --cov-report=term:skip-covered --cov-fail-under=80
 
 ## make check: what CI runs

@@ -61,6 +61,7 @@ class SettingsView:
     kind: SettingKind
     rows: tuple[SettingRow, ...]
     history: tuple[ThresholdSetting, ...]  # newest first
+    notes: tuple[str, ...] = ()  # what the director should know about these values together
 
 
 def _latest(history: list[ThresholdSetting]) -> dict[str, ThresholdSetting]:
@@ -114,9 +115,27 @@ def settings_view(uow: UnitOfWork, clock: Clock, actor: Actor, kind: str) -> Set
         )
         for item in CATALOGUE[chosen]
     )
+    notes = cut_point_notes(uow) if chosen in (SettingKind.ELIGIBILITY, SettingKind.OUTCOME) else ()
     record(uow, clock, actor, AuditAction.READ, RESOURCE, detail=chosen.value)
     uow.commit()
-    return SettingsView(chosen, rows, tuple(reversed(history)))
+    return SettingsView(chosen, rows, tuple(reversed(history)), notes)
+
+
+def cut_point_notes(uow: UnitOfWork) -> tuple[str, ...]:
+    """A note when the two PCL-5 cut-points differ: intake's (eligibility ``pcl5_cut_point``)
+    and scoring's "probable PTSD" mark (outcome ``pcl5.cut_point``). Both default to 33; a
+    clinic may set them apart on purpose, but should see that it has."""
+    intake = clinic_eligibility_settings(uow).pcl5_cut_point
+    scoring = clinic_pcl5_cut_point(uow)
+    if intake.value == scoring.value:
+        return ()
+    return (
+        f"The PCL-5 cut-points differ: intake reviews the indication below {intake.value:g}"
+        f" (Eligibility rules, {intake.key}), while scores are marked probable PTSD from"
+        f" {scoring.value:g} (Outcome definitions, {scoring.key}). A patient can be marked"
+        " probable PTSD and still be sent to review at intake, or the other way round; set both"
+        " to the same value unless the difference is intended.",
+    )
 
 
 def set_value(

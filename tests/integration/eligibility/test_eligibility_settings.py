@@ -183,3 +183,30 @@ def test_the_directors_page_shows_the_thresholds_and_sets_one(client, login_as) 
     assert done.status_code == 303
     shown = client.get("/admin/eligibility-rules").text
     assert "approved by director.mia" in shown
+
+
+def test_both_settings_pages_say_when_the_two_pcl5_cut_points_differ(
+    client, demo, token_for, login_as
+) -> None:
+    director = token_for("director.mia")
+    outcome_url = "/api/v1/settings/outcome-definitions"
+    assert client.get(URL, headers=director).json()["notes"] == []
+    assert put(client, director, "pcl5_cut_point", 40).status_code == 200
+    for url in (URL, outcome_url):
+        (note,) = client.get(url, headers=director).json()["notes"]
+        assert "below 40 (Eligibility rules, pcl5_cut_point)" in note
+        assert "from 33 (Outcome definitions, pcl5.cut_point)" in note
+    login_as("director.mia")
+    page = client.get("/admin/outcome-definitions")
+    assert 'data-testid="settings-note"' in page.text
+    # Both at 40: nothing to point out any more.
+    moved = client.put(
+        outcome_url,
+        json={"key": "pcl5.cut_point", "value": 40, "reason": "Same cut-point as intake"},
+        headers=director,
+    )
+    assert moved.status_code == 200, moved.text
+    assert client.get(URL, headers=director).json()["notes"] == []
+    assert 'data-testid="settings-note"' not in client.get("/admin/eligibility-rules").text
+    # The alert rules never carry this note.
+    assert client.get("/api/v1/settings/alert-rules", headers=director).json()["notes"] == []

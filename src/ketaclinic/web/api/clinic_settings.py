@@ -81,10 +81,19 @@ class SettingOut(BaseModel):
 class SettingsOut(BaseModel):
     kind: str
     settings: list[SettingOut]
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the director should know about these values together (e.g. the two"
+        " PCL-5 cut-points set apart)",
+    )
 
     @classmethod
     def of(cls, view: SettingsView) -> SettingsOut:
-        return cls(kind=view.kind.value, settings=[SettingOut.of(row) for row in view.rows])
+        return cls(
+            kind=view.kind.value,
+            settings=[SettingOut.of(row) for row in view.rows],
+            notes=list(view.notes),
+        )
 
 
 class ChangeOut(BaseModel):
