@@ -73,6 +73,42 @@ def settle() -> float:
     return time.perf_counter() - started
 
 
+def calibrate() -> tuple[float, float]:
+    """How fast the machine is right now: a fixed pure-Python workload (best of 3, ms) and a
+    4 KiB write with fsync in the system's temporary folder (median of 30, ms). Shared cores
+    and disks vary from hour to hour; these two numbers let runs be compared."""
+    import statistics
+    import tempfile
+
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for n in range(1_000_000):
+            total += n * n % 7
+        best = min(best, time.perf_counter() - started)
+    syncs = []
+    with tempfile.NamedTemporaryFile() as handle:
+        for _ in range(30):
+            started = time.perf_counter()
+            handle.write(b"k" * 4096)
+            handle.flush()
+            os.fsync(handle.fileno())
+            syncs.append(time.perf_counter() - started)
+    return best * 1000, statistics.median(syncs) * 1000
+
+
+def with_calibration(text: str, cpu_ms: float, fsync_ms: float) -> str:
+    """The section with a line after its heading saying how fast the machine was."""
+    heading, _, rest = text.partition("\n")
+    line = (
+        f"Machine just before this section: a fixed pure-Python workload took {cpu_ms:.0f} ms"
+        f" and a 4 KiB write with fsync {fsync_ms:.2f} ms (lower is faster; compare runs by"
+        " these)."
+    )
+    return f"{heading}\n\n{line}\n{rest}"
+
+
 def sections_of(text: str) -> dict[str, tuple[str, str]]:
     """The marked sections of an earlier docs/benchmarks.md: module name -> (run time, text)."""
     found: dict[str, tuple[str, str]] = {}
@@ -126,10 +162,15 @@ def main(argv: list[str]) -> int:
         if only and name not in only and name.removeprefix("bench_") not in only:
             continue
         waited = settle()
-        print(f"bench: running {name} (waited {waited:.0f} s for the machine) ...", flush=True)
+        cpu_ms, fsync_ms = calibrate()
+        print(
+            f"bench: running {name} (waited {waited:.0f} s for the machine; reference"
+            f" {cpu_ms:.0f} ms CPU, {fsync_ms:.2f} ms fsync) ...",
+            flush=True,
+        )
         started = time.perf_counter()
         module = importlib.import_module(f"bench.{name}")
-        fresh[name] = (now, module.run().rstrip() + "\n")
+        fresh[name] = (now, with_calibration(module.run().rstrip(), cpu_ms, fsync_ms) + "\n")
         print(f"bench: {name} done in {time.perf_counter() - started:.1f} s", flush=True)
         write(paths, fresh, previous)
     write(paths, fresh, previous)

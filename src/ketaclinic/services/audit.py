@@ -85,9 +85,11 @@ def record_patient(
     resource: str,
     patient: _OfPatient,
     *,
+    resource_id: str | int | None = None,
     detail: str = "",
 ) -> None:
-    """:func:`record` of an access to one patient's record (the patient is the resource)."""
+    """:func:`record` of an access to one patient's record: the patient's site and id, and the
+    resource's id (the patient's own unless given)."""
     record(
         uow,
         clock,
@@ -96,7 +98,7 @@ def record_patient(
         resource,
         site_id=patient.site_id,
         patient_id=patient.id,
-        resource_id=patient.id,
+        resource_id=patient.id if resource_id is None else resource_id,
         detail=detail,
     )
 

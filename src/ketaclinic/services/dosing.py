@@ -423,16 +423,8 @@ def _audit(
     resource_id: int | str = "",
     detail: str = "",
 ) -> None:
-    record(
-        uow,
-        clock,
-        actor,
-        action,
-        RESOURCE,
-        site_id=patient.site_id,
-        patient_id=patient.id,
-        resource_id=resource_id,
-        detail=detail,
+    record_patient(
+        uow, clock, actor, action, RESOURCE, patient, resource_id=resource_id, detail=detail
     )
 
 

@@ -48,3 +48,31 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+def test_the_site_phone_migration_keeps_a_clinic_s_sites_and_what_refers_to_them(
+    empty_url: str,
+) -> None:
+    # A database in use before sites_0001: a site with a chair and a patient (foreign keys on,
+    # as the app runs SQLite). Upgrading adds the phone, empty, and loses nothing.
+    engine = make_engine(empty_url)
+    migrate.upgrade(engine)
+    migrate.downgrade(engine, "sites@-1")
+    assert "phone" not in {c["name"] for c in sa.inspect(engine).get_columns("site")}
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO site (id, code, name, timezone) VALUES (7, 'MIA', 'Miami', 'UTC')"
+        )
+        conn.exec_driver_sql("INSERT INTO chair (site_id, code, name) VALUES (7, 'MIA-1', 'One')")
+        conn.exec_driver_sql(
+            "INSERT INTO patient (site_id, mrn, given_name, family_name, birth_date, sex,"
+            " created_at) VALUES (7, 'M-1', 'Ana', 'Redfern', '1980-01-02', 'female',"
+            " '2026-11-24 10:00:00')"
+        )
+    migrate.upgrade(engine)
+    assert migrate.is_up_to_date(engine)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT code, phone FROM site").all() == [("MIA", "")]
+        assert conn.exec_driver_sql("SELECT count(*) FROM chair").scalar() == 1
+        assert conn.exec_driver_sql("SELECT site_id FROM patient").scalar() == 7
+    engine.dispose()

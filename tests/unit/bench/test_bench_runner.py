@@ -54,12 +54,24 @@ def test_a_partial_run_replaces_its_section_and_keeps_the_rest(tmp_path, monkeyp
     monkeypatch.setattr(runner, "HERE", bench_dir)
     monkeypatch.setattr(runner, "OUT", out)
     monkeypatch.setattr(runner, "settle", lambda: 0.0)
+    monkeypatch.setattr(runner, "calibrate", lambda: (100.0, 0.5))
     monkeypatch.setattr(runner.importlib, "import_module", lambda name: Beta)
     assert runner.main(["beta"]) == 0
 
     written = out.read_text()
     assert "old alpha" in written
     assert "new beta" in written
+    assert "workload took 100 ms and a 4 KiB write with fsync 0.50 ms" in written
     assert "old beta" not in written
     assert "- Run: 2026-01-01 00:00 UTC (alpha)" in written
     assert written.index("## Alpha") < written.index("## Beta")
+
+
+def test_the_calibration_line_follows_the_sections_heading() -> None:
+    text = runner.with_calibration("## HL7\n\nIntro.\n\n| a |", 212.4, 0.4321)
+    lines = text.splitlines()
+    assert lines[0] == "## HL7"
+    assert lines[2].startswith("Machine just before this section: a fixed pure-Python workload")
+    assert "212 ms" in lines[2]
+    assert "0.43 ms" in lines[2]
+    assert lines[3:] == ["", "Intro.", "", "| a |"]
