@@ -5,7 +5,7 @@ Each module named ``bench_*.py`` exposes ``run() -> str``, returning a Markdown 
 DESIGN.md §5. Timings never live in the test suite.
 
 ``python -m bench hl7 api`` runs only the named modules and replaces their sections, keeping
-the others from the last full run (the header says which modules the latest run covered).
+the others as the run that wrote them left them (the header gives each run's time and modules).
 """
 
 from __future__ import annotations
@@ -173,8 +173,7 @@ def main(argv: list[str]) -> int:
         fresh[name] = (now, with_calibration(module.run().rstrip(), cpu_ms, fsync_ms) + "\n")
         print(f"bench: {name} done in {time.perf_counter() - started:.1f} s", flush=True)
         write(paths, fresh, previous)
-    write(paths, fresh, previous)
-    print(f"bench: wrote {OUT}")
+        print(f"bench: wrote {OUT}", flush=True)
     return 0
 
 

@@ -25,10 +25,9 @@ router = APIRouter()
 
 
 def _page(request: Request, c: AppContainer, actor: PageActor, **extra: Any) -> Response:
-    active = active_site(request)
+    site = active_site(request)  # read for this request (web/deps.py): its phone is current
     with c.uow() as uow:
         require_role(uow, c.clock, actor, "chair", {Role.DIRECTOR})
-        site = uow.sites.get(active.id) if active else None  # the phone as stored now
         chairs = uow.sites.chairs(site.id, retired=True) if site else []
     context: dict[str, Any] = {
         "site": site,
