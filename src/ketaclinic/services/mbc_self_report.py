@@ -54,11 +54,13 @@ MAX_INSTRUMENTS = 5
 
 
 class LinkNotUsable(NotFound):
-    """The link cannot be used; ``reason`` is ``invalid``, ``expired`` or ``used``."""
+    """The link cannot be used; ``reason`` is ``invalid``, ``expired`` or ``used``.
+    ``site_id`` is the issuing site of a genuine link (expired or used), so the page can give
+    its phone number; ``None`` for a token that matches no link."""
 
     code = "link_not_usable"
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, site_id: int | None = None) -> None:
         messages = {
             "invalid": "this questionnaire link is not valid",
             "expired": "this questionnaire link has expired",
@@ -66,6 +68,7 @@ class LinkNotUsable(NotFound):
         }
         super().__init__(messages[reason], field="token")
         self.reason = reason
+        self.site_id = site_id
 
 
 def token_hash(token: str) -> str:
@@ -228,9 +231,9 @@ def usable_link(uow: UnitOfWork, clock: Clock, token: str) -> SelfReportLink:
     if link is None:
         raise LinkNotUsable("invalid")
     if link.used_at is not None:
-        raise LinkNotUsable("used")
+        raise LinkNotUsable("used", link.site_id)
     if clock.now() >= link.expires_at:
-        raise LinkNotUsable("expired")
+        raise LinkNotUsable("expired", link.site_id)
     return link
 
 
@@ -287,7 +290,7 @@ def submit_self_report(
         raise LinkNotUsable("invalid")
     now = clock.now()
     if not uow.self_report_links.mark_used(link.id, now):
-        raise LinkNotUsable("used")
+        raise LinkNotUsable("used", link.site_id)
     stored: list[QuestionnaireResponse] = []
     tasks: list[SafetyTask] = []
     for result in results:

@@ -4,7 +4,9 @@ then the patient's preferred language), with ``<html lang>`` set. Answering in a
 it the patient's preferred language for the next link and e-mail. An unknown, altered, expired
 or used link gets a clear page and stores nothing; missing answers re-render the form with each
 problem next to its question. Every request is throttled per client address. The page never
-shows the patient's name or any clinical detail: whoever holds the link sees only the questions.
+shows the patient's name or any clinical detail: whoever holds the link sees only the questions
+and the phone number of the site that sent it, when the site has one, so a patient with a
+question (or a used or expired link) can call.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from starlette.datastructures import FormData
 
 from ketaclinic.adapters.notify.smtp import notifier_in
 from ketaclinic.bootstrap import Container
+from ketaclinic.domain.people import Site
 from ketaclinic.locale import N_, gettext
 from ketaclinic.services import mbc_content, mbc_self_report, patient_language
 from ketaclinic.services.audit import Actor
@@ -64,9 +67,12 @@ def _throttle(request: Request) -> None:
 Throttled = Depends(_throttle)
 
 
-def _org(c: Container) -> str:
+def _org_and_site(c: Container, site_id: int | None) -> tuple[str, Site | None]:
+    """The clinic's name, and the site whose phone number the page gives (none when the link
+    is unknown)."""
     with c.uow() as uow:
-        return uow.sites.organisation_name() or "ketaclinic"
+        org = uow.sites.organisation_name() or "ketaclinic"
+        return org, (uow.sites.get(site_id) if site_id is not None else None)
 
 
 def _unusable(
@@ -76,9 +82,11 @@ def _unusable(
     choice: i18n.LanguageChoice,
 ) -> Response:
     heading, message = UNUSABLE[error.reason]
+    org, site = _org_and_site(c, error.site_id)
     context = {
         **i18n.page_context(request, choice),
-        "org_name": _org(c),
+        "org_name": org,
+        "phone_site": site,
         "heading": gettext(choice.lang, heading),
         "message": gettext(choice.lang, message),
         "switch": True,
@@ -115,6 +123,7 @@ def _form_page(
         "problems": {item: gettext(lang, message) for item, message in problems.items()},
         "problem_count": len(problems),
         "first_problem": next(iter(problems), ""),
+        "phone_site": site,
         "switch": True,
     }
     response = render(request, "mbc/respond.html", context, status=status)
@@ -174,10 +183,11 @@ def respond(
         patient_language.remember_language(
             uow, c.clock, actor, link.patient_id, lang, why="answered a self-report link"
         )
-    org = _org(c)
+    org, site = _org_and_site(c, link.site_id)
     context = {
         **i18n.page_context(request, choice),
         "org_name": org,
+        "phone_site": site,
         "heading": gettext(lang, N_("Thank you")),
         "message": gettext(lang, THANKS) % {"org": org},
         "safety": gettext(lang, SAFETY) if submitted.tasks else "",

@@ -531,6 +531,53 @@ def test_a_submitted_link_is_stored_once_and_reuse_gets_a_clear_page(client, dem
     assert len(rows(demo, m.questionnaire_response, by_link)) == 1
 
 
+def site_phone_of(demo, mrn: str) -> tuple[int, str]:
+    with demo.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(t.site.c.id, t.site.c.phone)
+            .join(t.patient, t.patient.c.site_id == t.site.c.id)
+            .where(t.patient.c.mrn == mrn)
+        ).one()
+    return row.id, row.phone
+
+
+def phone_line(html: str) -> str:
+    found = re.search(r'<p class="clinic-phone" data-testid="clinic-phone">(.*?)</p>', html)
+    return found.group(1) if found else ""
+
+
+def test_every_link_page_gives_the_sending_sites_phone_number(client, demo):
+    _, phone = site_phone_of(demo, "DEMO-0005")
+    assert phone  # the demo sites have numbers
+    dial = "+" + "".join(ch for ch in phone if ch.isdigit())
+    path = link_for(demo, "DEMO-0005")
+    page = client.get(path + "?lang=es")
+    assert f"Teléfono de la clínica: {phone}" in phone_line(page.text)
+    assert f'href="tel:{dial}"' in phone_line(page.text)
+    done = client.post(path, data={"csrf_token": csrf(page.text), "language": "en", **PHQ9_ZERO})
+    assert done.status_code == 200
+    assert f"Clinic phone: {phone}" in phone_line(done.text)
+    used = client.get(path + "?lang=en")  # a used link: "contact the clinic", with the number
+    assert used.status_code == 410
+    assert f"Clinic phone: {phone}" in phone_line(used.text)
+    # A token that matches no link belongs to no site: no number is given.
+    assert phone_line(client.get("/r/" + "A" * 43).text) == ""
+
+
+def test_a_site_without_a_phone_number_shows_no_phone_line(client, demo):
+    site_id, _ = site_phone_of(demo, "DEMO-0005")
+    with demo.uow() as uow:
+        uow.sites.set_phone(site_id, "")
+        uow.commit()
+    path = link_for(demo, "DEMO-0005")
+    page = client.get(path)
+    assert page.status_code == 200
+    assert 'data-testid="clinic-phone"' not in page.text
+    done = client.post(path, data={"csrf_token": csrf(page.text), "language": "en", **PHQ9_ZERO})
+    assert done.status_code == 200
+    assert 'data-testid="clinic-phone"' not in done.text
+
+
 def test_the_link_page_is_throttled_per_client(client, demo):
     path = link_for(demo, "DEMO-0005")
     statuses = [client.get(path).status_code for _ in range(self_report_throttle.limit + 1)]
