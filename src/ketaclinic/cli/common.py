@@ -11,6 +11,8 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from ketaclinic.domain.errors import (
     InvalidInput,
@@ -47,8 +49,22 @@ def fail(error: KetaclinicError) -> NoReturn:
     raise typer.Exit(exit_code_for(error))
 
 
+NOT_MIGRATED = "the database schema is not up to date: run 'ketaclinic db upgrade' first"
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Refuse (one line, exit 1) to work on a database that is empty or behind the code's
+    migrations: a command that only reads or copies must not fail halfway on a missing table."""
+    from ketaclinic.adapters.db import migrate
+
+    if not migrate.is_up_to_date(engine):
+        raise KetaclinicError(NOT_MIGRATED)
+
+
 def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Decorate a command so a :class:`KetaclinicError` becomes :func:`fail`."""
+    """Decorate a command so a :class:`KetaclinicError` becomes :func:`fail`, and a database
+    failure nobody foresaw one line naming its kind (never a traceback; the driver's text is
+    left out, as it may quote stored values)."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -56,6 +72,14 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except KetaclinicError as error:
             fail(error)
+        except SQLAlchemyError as error:
+            kind = type(getattr(error, "orig", None) or error).__name__
+            fail(
+                KetaclinicError(
+                    f"database: the command failed ({kind}); check that the database is "
+                    "reachable and migrated ('ketaclinic db upgrade'), then run it again"
+                )
+            )
 
     return wrapper
 

@@ -26,9 +26,16 @@ from ketaclinic.adapters.fhir.patient_import import read_patient_file
 from ketaclinic.adapters.fhir.stream import write_clinic_bundle
 from ketaclinic.adapters.research_files import FORMATS, export_research
 from ketaclinic.bootstrap import Container, build
-from ketaclinic.cli.common import JSON_OPTION, emit, err_console, fail, handles_errors
+from ketaclinic.cli.common import (
+    JSON_OPTION,
+    emit,
+    err_console,
+    fail,
+    handles_errors,
+    require_current_schema,
+)
 from ketaclinic.config import Settings, UnsafeConfiguration
-from ketaclinic.domain.errors import InvalidInput, KetaclinicError
+from ketaclinic.domain.errors import InvalidInput
 from ketaclinic.services import interop
 from ketaclinic.services import interop_import as importer
 from ketaclinic.services import interop_research as research
@@ -49,18 +56,13 @@ def register(app: typer.Typer) -> None:
 
 
 def _container() -> Container:
-    from ketaclinic.adapters.db import migrate
-
     try:
         settings = Settings()
         logs.configure(settings.log_level)
         c = build(settings)
     except UnsafeConfiguration as error:
         fail(InvalidInput(str(error)))
-    if not migrate.is_up_to_date(c.engine):
-        raise KetaclinicError(
-            "the database schema is not up to date: run 'ketaclinic db upgrade' first"
-        )
+    require_current_schema(c.engine)
     return c
 
 

@@ -26,9 +26,16 @@ from ketaclinic.cli import mbc as mbc_cli
 from ketaclinic.cli import pk as pk_cli
 from ketaclinic.cli import scoring as scoring_cli
 from ketaclinic.cli import visits as visits_cli
-from ketaclinic.cli.common import JSON_OPTION, console, emit, fail, handles_errors
+from ketaclinic.cli.common import (
+    JSON_OPTION,
+    console,
+    emit,
+    fail,
+    handles_errors,
+    require_current_schema,
+)
 from ketaclinic.config import UnsafeConfiguration, load_settings
-from ketaclinic.domain.errors import InvalidInput, KetaclinicError, NotFound
+from ketaclinic.domain.errors import InvalidInput, NotFound
 from ketaclinic.domain.people import Chair, Site, parse_role
 from ketaclinic.services import audit as audit_svc
 from ketaclinic.services import demo as demo_svc
@@ -302,6 +309,7 @@ def chair_list(
 def audit_verify(as_json: bool = JSON_OPTION) -> None:
     """Check the audit trail's hash chain; exits 1 when an entry was altered or removed."""
     c = _container()
+    require_current_schema(c.engine)
     with c.uow() as uow:
         report = audit_svc.verify(uow)
     result = {
@@ -331,6 +339,7 @@ def backup_cmd(file: Path, as_json: bool = JSON_OPTION) -> None:
     from ketaclinic.adapters.db import backup as backup_mod
 
     c = _container()
+    require_current_schema(c.engine)
     counts = backup_mod.backup(c.engine, file, progress=_progress("backup"))
     emit(
         {"file": str(file), "rows": counts},
@@ -420,12 +429,7 @@ def serve_cmd(
 ) -> None:
     """Serve the web app and API (and the HL7 MLLP listener with --hl7-port)."""
     c = _container()
-    from ketaclinic.adapters.db import migrate
-
-    if not migrate.is_up_to_date(c.engine):
-        raise KetaclinicError(
-            "the database schema is not up to date: run 'ketaclinic db upgrade' first"
-        )
+    require_current_schema(c.engine)
     _serve(c, host, port, hl7_port)
 
 
@@ -486,15 +490,11 @@ def hl7_listen(
     """Run only the HL7 MLLP listener for bedside monitors (no web app), with the chair's
     background sweep (NIBP overdue, alert escalation and its e-mails)."""
     from ketaclinic.adapters import chair_sweeper
-    from ketaclinic.adapters.db import migrate
     from ketaclinic.adapters.db.monitor_sink import DatabaseSink
     from ketaclinic.adapters.hl7.server import MllpListener, run_listener
 
     c = _container()
-    if not migrate.is_up_to_date(c.engine):
-        raise KetaclinicError(
-            "the database schema is not up to date: run 'ketaclinic db upgrade' first"
-        )
+    require_current_schema(c.engine)
     # Kept here so the task is not garbage-collected; the listener's event loop cancels it
     # when it ends.
     sweeping: list[object] = []

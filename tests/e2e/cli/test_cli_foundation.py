@@ -186,6 +186,25 @@ def test_a_truncated_backup_is_refused_and_changes_nothing(
     )
 
 
+def test_reading_an_unmigrated_database_says_to_upgrade_it(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    # An empty database (a new data folder, or a PostgreSQL database just created): commands
+    # that only read or copy it answer one line and exit 1 instead of failing on a missing table.
+    for args in (("audit", "verify", "--json"), ("backup", str(tmp_path / "b.gz"))):
+        result = run(env, *args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert result.stderr.strip() == (
+            "error: the database schema is not up to date: run 'ketaclinic db upgrade' first"
+        )
+        assert result.stdout == ""
+    assert not (tmp_path / "b.gz").exists()
+    assert run(env, "db", "upgrade").returncode == 0
+    verified = run(env, "audit", "verify", "--json")
+    assert verified.returncode == 0, verified.stderr
+    assert json.loads(verified.stdout)["entries_checked"] == 0
+
+
 def test_a_bad_setting_is_one_line_naming_the_variable(env: dict[str, str]) -> None:
     result = run({**env, "KETACLINIC_TIMEZONE": "Mars/Base"}, "audit", "verify")
     assert result.returncode == 2
