@@ -63,8 +63,9 @@ def eligibility_command(
     file: Annotated[Path, typer.Argument(help="Intake record as JSON (DESIGN.md §4.2).")],
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Run the eligibility engine on an intake record (with the clinic's thresholds when a
-    database is configured, else the shipped ones; the table says which)."""
+    """Run the eligibility engine on an intake record.
+
+    The clinic's thresholds when a database is configured, else the shipped ones."""
     data = _read_json(file)
     record = parse_intake(data, today=dt.date.today())
     thresholds = read_clinic_values(clinic_eligibility_settings, DEFAULT_SETTINGS)
@@ -85,8 +86,9 @@ def plan_command(
     start: Annotated[str, typer.Option("--start", help="First possible day, YYYY-MM-DD.")],
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Print the dates of a protocol's infusion series (built-in protocols, and the clinic's own
-    when a database is configured)."""
+    """Print the dates of a protocol's infusion series.
+
+    The built-in protocols, and the clinic's own when a database is configured."""
     start_date = _parse_date("--start", start)
     template = find_protocol(protocol, _catalog_for(protocol))
     dates = plan(template, start_date)

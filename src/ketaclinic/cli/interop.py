@@ -182,8 +182,9 @@ def export_research_cmd(
     ] = False,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """De-identified research export (docs/research-export.md): pseudonymous ids, days instead
-    of dates, no names, MRNs, contact details or free text."""
+    """De-identified research export (docs/research-export.md).
+
+    Pseudonymous ids, days instead of dates; no names, MRNs, contact details or free text."""
     if fmt not in FORMATS:
         raise InvalidInput.for_field("--format", fmt, "csv or parquet")
     c = _container()
@@ -222,8 +223,11 @@ def import_patients(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="check only, import nothing")] = False,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Import existing patients. Every bad row is reported; nothing is imported while any row
-    is bad unless --skip-invalid. Patients already registered (same MRN) are skipped."""
+    """Import existing patients; every bad row is reported.
+
+    Nothing is imported while any row is bad, unless --skip-invalid.
+
+    Patients already registered (same MRN) are skipped."""
     try:
         if file.stat().st_size > MAX_IMPORT_BYTES:
             raise InvalidInput.for_field("FILE", str(file), f"at most {MAX_IMPORT_BYTES} bytes")

@@ -209,8 +209,9 @@ def site_phone(
     phone: Annotated[str, typer.Argument(help='the number patients call; "" clears it')],
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Set the phone number patients of a site call (shown on discharge instructions and in
-    appointment e-mails)."""
+    """Set the phone number the patients of a site call ("" removes it).
+
+    Discharge instructions, appointment e-mails and questionnaire links show it."""
     c = _container()
     _upgrade(c)
     with c.uow() as uow:
@@ -487,8 +488,9 @@ def hl7_listen(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="MLLP port")] = 2575,
 ) -> None:
-    """Run only the HL7 MLLP listener for bedside monitors (no web app), with the chair's
-    background sweep (NIBP overdue, alert escalation and its e-mails)."""
+    """Run only the HL7 MLLP listener for bedside monitors (no web app).
+
+    With the chair's background sweep: NIBP overdue, alert escalation and its e-mails."""
     from ketaclinic.adapters import chair_sweeper
     from ketaclinic.adapters.db.monitor_sink import DatabaseSink
     from ketaclinic.adapters.hl7.server import MllpListener, run_listener
