@@ -84,6 +84,51 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def usage_error_line(error: typer.TyperException) -> str:
+    """The one ``error:`` line for a mistake the command-line parser caught before a command
+    ran (an option that is not a number, a missing argument, an unknown option), in the form
+    of the commands' own errors: what, the value given, what was expected."""
+    message = " ".join(error.format_message().split())
+    if isinstance(error, typer.BadParameter) and error.param is not None:
+        param = error.param
+        opts = [o for o in getattr(param, "opts", []) if o.startswith("-")]
+        name = "/".join(opts) if opts else (param.name or "value").upper()
+        if type(error).__name__ == "MissingParameter":
+            return f"{name}: missing, expected {_expectation(param)}"
+        given = _given_value(error)
+        # Pydantic's "Input should be a valid number, unable to parse …": the first clause.
+        expected = error.message.removeprefix("Input should be ").split(",")[0].rstrip(".")
+        shown = f"got {given!r}, " if given is not None else ""
+        return f"{name}: {shown}expected {expected}"
+    ctx = getattr(error, "ctx", None)
+    where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    option = getattr(error, "option_name", None)
+    if option and type(error).__name__ == "BadOptionUsage":  # an option without its value
+        return f"{option}: missing its value{where}"
+    return f"{message.rstrip('.')}{where}"
+
+
+def _given_value(error: typer.BadParameter) -> object:
+    """The value the parser refused, from the validation error it wraps (None if unknown)."""
+    cause = error.__cause__
+    errors = getattr(cause, "errors", None)
+    if callable(errors):
+        found = errors()
+        if found and "input" in found[0]:
+            value: object = found[0]["input"]
+            return value
+    return None
+
+
+def _expectation(param: Any) -> str:
+    """What a missing option or argument takes: its help text (a capital that starts a
+    sentence lowered), else its kind."""
+    text = (getattr(param, "help", None) or "").strip().rstrip(".")
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        text = text[0].lower() + text[1:]
+    return text or f"an {getattr(param, 'param_type_name', 'value')}"
+
+
 def emit(result: Mapping[str, Any], *, as_json: bool, human: Callable[[Console], None]) -> None:
     """Print ``result`` as JSON on stdout, or call ``human`` to render it for a person."""
     if as_json:

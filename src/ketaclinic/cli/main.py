@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -33,6 +33,7 @@ from ketaclinic.cli.common import (
     fail,
     handles_errors,
     require_current_schema,
+    usage_error_line,
 )
 from ketaclinic.config import UnsafeConfiguration, load_settings
 from ketaclinic.domain.errors import InvalidInput, NotFound
@@ -508,5 +509,26 @@ def hl7_listen(
     run_listener(host, port, DatabaseSink(c.engine), config=_listener_config(c), on_ready=ready)
 
 
-def main() -> None:
-    app()
+def main(args: Sequence[str] | None = None) -> None:
+    """The ``ketaclinic`` entry point (``args``: the command line after the program's name,
+    default ``sys.argv[1:]``); always ends in ``SystemExit``. Mistakes the parser catches (a
+    number option given a word, a missing argument, an unknown option) are one ``error:`` line
+    and exit 2, like the commands' own errors (DESIGN.md §4.2); ``--help`` prints help, and so
+    does a command group named without its command (exit 2)."""
+    command = typer.main.get_command(app)
+    try:
+        outcome = command.main(
+            args=list(args) if args is not None else None,
+            prog_name="ketaclinic",
+            standalone_mode=False,
+        )
+    except typer.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(1)
+    except typer.TyperException as error:  # the parser's usage errors
+        if type(error).__name__ == "NoArgsIsHelpError":  # a group without its command
+            sys.stdout.write(error.format_message() + "\n")
+            sys.exit(error.exit_code)
+        sys.stderr.write(f"error: {usage_error_line(error)}\n")
+        sys.exit(error.exit_code)
+    sys.exit(outcome if isinstance(outcome, int) else 0)

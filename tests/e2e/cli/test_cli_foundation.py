@@ -205,6 +205,33 @@ def test_reading_an_unmigrated_database_says_to_upgrade_it(
     assert json.loads(verified.stdout)["entries_checked"] == 0
 
 
+def test_the_parsers_own_refusals_are_one_line_too(env: dict[str, str]) -> None:
+    # DESIGN.md §4.2: a word for a number, a missing option, an unknown option or command.
+    cases = {
+        ("dose", "--weight-kg", "abc", "--mg-per-kg", "0.5", "--minutes", "40"): (
+            "error: --weight-kg: got 'abc', expected a valid number"
+        ),
+        ("dose", "--mg-per-kg", "0.5", "--minutes", "40"): (
+            "error: --weight-kg: missing, expected measured body weight in kg"
+        ),
+        ("score", "pcl5", "--answers"): "error: --answers: missing its value",
+        ("nosuch",): "error: No such command 'nosuch' (see 'ketaclinic --help')",
+    }
+    for args, line in cases.items():
+        result = run(env, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr == line + "\n", args
+        assert result.stdout == ""
+    helped = run(env, "dose", "--help")
+    assert helped.returncode == 0
+    assert "--weight-kg" in helped.stdout
+    group = run(env, "chair")  # a group without its command: its help, as click decides (2)
+    assert group.returncode == 2
+    assert "Usage" in group.stdout
+    assert "retire" in group.stdout
+    assert group.stderr == ""
+
+
 def test_a_bad_setting_is_one_line_naming_the_variable(env: dict[str, str]) -> None:
     result = run({**env, "KETACLINIC_TIMEZONE": "Mars/Base"}, "audit", "verify")
     assert result.returncode == 2
