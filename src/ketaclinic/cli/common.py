@@ -88,7 +88,6 @@ def usage_error_line(error: typer.TyperException) -> str:
     """The one ``error:`` line for a mistake the command-line parser caught before a command
     ran (an option that is not a number, a missing argument, an unknown option), in the form
     of the commands' own errors: what, the value given, what was expected."""
-    message = " ".join(error.format_message().split())
     if isinstance(error, typer.BadParameter) and error.param is not None:
         param = error.param
         opts = [o for o in getattr(param, "opts", []) if o.startswith("-")]
@@ -105,6 +104,7 @@ def usage_error_line(error: typer.TyperException) -> str:
     option = getattr(error, "option_name", None)
     if option and type(error).__name__ == "BadOptionUsage":  # an option without its value
         return f"{option}: missing its value{where}"
+    message = " ".join(error.format_message().split())
     return f"{message.rstrip('.')}{where}"
 
 
