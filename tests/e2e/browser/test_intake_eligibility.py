@@ -7,6 +7,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -35,10 +36,10 @@ def test_intake_then_the_prescribers_signature(page, sign_in, screenshot) -> Non
     for n in range(1, 10):
         page.check(f"#item-q{n} input[value='{1 if n < 9 else 0}']")
     # Live totals as on score entry (static/mbc.js).
-    assert page.inner_text("[data-total-for=pcl5]") == "60"
-    assert page.inner_text("[data-subscale-total=B][data-subscale-for=pcl5]") == "15"
-    assert page.inner_text("[data-total-for=phq9]") == "8"
-    assert page.inner_text("[data-total-for=gad7]") == "–"
+    expect(page.locator("[data-total-for=pcl5]")).to_have_text("60")
+    expect(page.locator("[data-subscale-total=B][data-subscale-for=pcl5]")).to_have_text("15")
+    expect(page.locator("[data-total-for=phq9]")).to_have_text("8")
+    expect(page.locator("[data-total-for=gad7]")).to_have_text("–")
     screenshot("intake-form-nurse")
     page.click("button:has-text('Save intake and evaluate')")
     page.wait_for_url("**/eligibility")

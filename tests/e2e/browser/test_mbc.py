@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -60,7 +61,7 @@ def test_a_patient_answers_a_link_on_a_phone_and_the_plot_shows_it(
         # Leave one question out first: the page says which, and nothing is sent.
         for n in range(1, 20):
             patient.locator(f"#item-pcl5_{n:02d} input[value='2']").check()
-        assert patient.inner_text("[data-answered-all]") == "19"
+        expect(patient.locator("[data-answered-all]")).to_have_text("19")
         patient.click("text=Enviar mis respuestas")
         assert patient.locator("#problem-pcl5_20").is_visible()
         assert "Falta responder 1 pregunta" in patient.inner_text("[role=alert]")
@@ -96,11 +97,11 @@ def test_live_totals_follow_the_clicks_while_entering_scores(page, sign_in, scre
     page.click(".mbc-tabs a:has-text('phq9')")
     page.locator("#item-phq9_01 input[value='3']").check()
     page.locator("#item-phq9_02 input[value='2']").check()
-    assert page.inner_text("[data-answered-for=phq9]") == "2"
-    assert page.inner_text("[data-total-for=phq9]") == "5 so far"
+    expect(page.locator("[data-answered-for=phq9]")).to_have_text("2")
+    expect(page.locator("[data-total-for=phq9]")).to_have_text("5 so far")
     for n in range(3, 10):
         page.locator(f"#item-phq9_{n:02d} input[value='1']").check()
-    assert page.inner_text("[data-total-for=phq9]") == "12"
+    expect(page.locator("[data-total-for=phq9]")).to_have_text("12")
     screenshot("mbc-score-entry-phq9")
     page.click("button:has-text('Save')")
     page.wait_for_selector("text=PHQ-9 recorded: total 12")
@@ -113,9 +114,9 @@ def test_the_pcl5_entry_shows_cluster_totals(page, sign_in, screenshot) -> None:
     page.click("text=Enter scores")
     for n in range(1, 21):
         page.locator(f"#item-pcl5_{n:02d} input[value='{1 if n <= 5 else 0}']").check()
-    assert page.inner_text("[data-subscale-total=B]") == "5"
-    assert page.inner_text("[data-subscale-total=E]") == "0"
-    assert page.inner_text("[data-total-for=pcl5]") == "5"
+    expect(page.locator("[data-subscale-total=B]")).to_have_text("5")
+    expect(page.locator("[data-subscale-total=E]")).to_have_text("0")
+    expect(page.locator("[data-total-for=pcl5]")).to_have_text("5")
     screenshot("mbc-score-entry-pcl5")
 
 
@@ -187,9 +188,9 @@ def test_the_chairs_cadss6_form_adds_up_as_the_nurse_clicks(page, sign_in, scree
     assert form.locator("input[type=radio][name=item_22]").count() == 5
     form.locator("#item-item_1 input[value='2']").check()
     form.locator("#item-item_22 input[value='1']").check()
-    assert page.inner_text("[data-answered-for=cadss6]") == "2"
-    assert page.inner_text("[data-total-for=cadss6]") == "3 so far"
+    expect(page.locator("[data-answered-for=cadss6]")).to_have_text("2")
+    expect(page.locator("[data-total-for=cadss6]")).to_have_text("3 so far")
     for n in (2, 6, 7, 15):
         form.locator(f"#item-item_{n} input[value='1']").check()
-    assert page.inner_text("[data-total-for=cadss6]") == "7"
+    expect(page.locator("[data-total-for=cadss6]")).to_have_text("7")
     screenshot("chair-cadss6-live-total")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -266,7 +267,7 @@ def test_the_questionnaire_link_works_with_the_keyboard_alone(
         assert state["name"] == f"phq9_{n:02d}"
         assert state["outline"] == "visible"
         page.keyboard.press("Space")  # "Ningún día"
-    assert page.inner_text("[data-answered-all]") == "9"
+    expect(page.locator("[data-answered-all]")).to_have_text("9")
     state = tab_until(page, lambda s: s["tag"] == "button")
     assert state["text"] == "Enviar mis respuestas"
     screenshot("patient-keyboard-link-focus-es-phone")
