@@ -192,22 +192,56 @@ def start_server(
     command = [KETACLINIC, "serve", "--port", str(port)]
     if hl7:
         command += ["--hl7-port", str(hl7_port)]
+
+    def healthy(server: Server) -> bool:
+        try:
+            with urllib.request.urlopen(f"{server.base}/healthz", timeout=2):
+                return True
+        except OSError:
+            return False
+
+    return _launch(command, env, workdir, log_name, (port, hl7_port), healthy)
+
+
+def start_listener(env: dict[str, str], workdir: Path, *, log_name: str = "listen.log") -> Server:
+    """``ketaclinic hl7 listen`` on loopback: the monitor listener as a process of its own (no
+    web app, so ``port`` is 0); its output goes to ``workdir / log_name``."""
+    hl7_port = _free_port()
+    command = [KETACLINIC, "hl7", "listen", "--host", "127.0.0.1", "--port", str(hl7_port)]
+
+    def accepting(server: Server) -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", server.hl7_port)) == 0
+
+    return _launch(command, env, workdir, log_name, (0, hl7_port), accepting)
+
+
+def _launch(
+    command: list[str],
+    env: dict[str, str],
+    workdir: Path,
+    log_name: str,
+    ports: tuple[int, int],
+    is_up: Callable[[Server], bool],
+) -> Server:
+    """Start ``command`` (output to ``workdir / log_name``) and wait until ``is_up`` says it
+    serves on ``ports`` (web, HL7; 0 for none): the running Server, or RuntimeError when it
+    exits or takes longer than two minutes."""
+    what = " ".join(command[1:3]) if command[1] == "hl7" else command[1]
     with (workdir / log_name).open("wb") as log:
         process = subprocess.Popen(
             command, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
         )
-    server = Server(process, port, hl7_port)
+    server = Server(process, *ports)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"serve exited; see {workdir / log_name}")
-        try:
-            with urllib.request.urlopen(f"{server.base}/healthz", timeout=2):
-                return server
-        except OSError:
-            time.sleep(0.2)
+            raise RuntimeError(f"{what} exited; see {workdir / log_name}")
+        if is_up(server):
+            return server
+        time.sleep(0.2)
     server.stop()
-    raise RuntimeError("serve did not start")
+    raise RuntimeError(f"{what} did not start")
 
 
 # --- messages -------------------------------------------------------------------------------

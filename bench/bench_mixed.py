@@ -3,10 +3,12 @@
 Set-up: the clinic of bench_api (the demo clinic, 10,000 patients, BENCH_API_VITALS readings; a
 copy of bench_api's seeded database when it ran first in this process, :func:`seeded_copy`), plus
 a bench site BEN of 8 chairs, each with a patient in a running infusion, and its nurse
-(bench_hl7's :func:`furnish`). Then real ``ketaclinic serve`` processes on loopback: one on
-SQLite (web app and HL7 listener in one process); two on PostgreSQL behind one database, the
-first with the HL7 listener (``serve --hl7-port``), the second web only, so the boards open on
-the second see monitor data through LISTEN/NOTIFY.
+(bench_hl7's :func:`furnish`). Then real ``ketaclinic serve`` processes on loopback: on SQLite
+one (web app and HL7 listener in one process), and again with ``ketaclinic hl7 listen`` in a
+process of its own beside a web-only ``serve`` (the boards see monitor data through the
+``chair_change`` counter); two on PostgreSQL behind one database, the first with the HL7
+listener (``serve --hl7-port``), the second web only, so the boards open on the second see
+monitor data through LISTEN/NOTIFY.
 
 For BENCH_MIXED_SECONDS, all at once:
 
@@ -73,6 +75,7 @@ from bench.bench_hl7 import (
     pct,
     send_probe,
     sign_in,
+    start_listener,
     start_server,
 )
 
@@ -199,8 +202,8 @@ def _shows_alert(chair: str) -> Callable[[str], bool]:
     return lambda html: 'data-rule="spo2_low"' in chair_card(html, chair)
 
 
-def _probe(server: Server, boards: list[BoardWatcher], until: float) -> Probes:
-    api = httpx.Client(base_url=server.base, timeout=30)
+def _probe(web: Server, hl7_port: int, boards: list[BoardWatcher], until: float) -> Probes:
+    api = httpx.Client(base_url=web.base, timeout=30)
     token = api.post("/api/v1/auth/token", data={"username": "nurse.ben", "password": PASSWORD})
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
     result = Probes()
@@ -209,7 +212,7 @@ def _probe(server: Server, boards: list[BoardWatcher], until: float) -> Probes:
         chair_no = n % CHAIRS + 1
         mrn, chair = f"{SITE}-P{chair_no:03d}", f"{SITE}-{chair_no}"
         sent = time.perf_counter()
-        asyncio.run(send_probe(server.hl7_port, f"MX-PROBE-{n}", mrn, chair, n))
+        asyncio.run(send_probe(hl7_port, f"MX-PROBE-{n}", mrn, chair, n))
         result.sent += 1
         for index, board in enumerate(boards):  # one deadline for all boards: bounded
             wait_s = max(0.0, sent + PROBE_TIMEOUT_S - time.perf_counter())
@@ -257,10 +260,13 @@ def _row(
     )
 
 
-def measure(label: str, url: str, processes: int, chart_every: float = 0.0) -> list[str]:
+def measure(
+    label: str, url: str, processes: int, chart_every: float = 0.0, *, own_listener: bool = False
+) -> list[str]:
     """The mixed run against ``processes`` app processes on the seeded database ``url``, the
     chart clients asking as soon as answered or, with ``chart_every`` (s), one chart each that
-    often: the report's subsection for this engine and pace."""
+    often: the report's subsection for this engine and pace. The first app process runs the
+    HL7 listener, or with ``own_listener`` a ``ketaclinic hl7 listen`` process beside them."""
     workdir = Path(tempfile.mkdtemp(prefix="ketaclinic-bench-mixed-"))
     servers: list[Server] = []
     boards: list[BoardWatcher] = []
@@ -269,8 +275,12 @@ def measure(label: str, url: str, processes: int, chart_every: float = 0.0) -> l
     try:
         env = furnish(url, workdir, (SITE,), load_demo=False)
         for i in range(processes):
-            servers.append(start_server(env, workdir, hl7=i == 0, log_name=f"serve-{i + 1}.log"))
+            in_app = i == 0 and not own_listener
+            servers.append(start_server(env, workdir, hl7=in_app, log_name=f"serve-{i + 1}.log"))
         bases = [server.base for server in servers]
+        listener = start_listener(env, workdir) if own_listener else servers[0]
+        if own_listener:
+            servers.append(listener)  # stopped with the others
         token, ids = director_token(bases[0]), chart_ids(url)
         boards = [BoardWatcher(bases[i % len(bases)]) for i in range(STREAMS)]
         for board in boards:  # open and showing the board before the clock starts
@@ -288,7 +298,7 @@ def measure(label: str, url: str, processes: int, chart_every: float = 0.0) -> l
                 "seconds": SECONDS,
                 "interval": chart_every,
             },
-            "monitors": {"port": servers[0].hl7_port, "seconds": SECONDS, "rate": HL7_RATE},
+            "monitors": {"port": listener.hl7_port, "seconds": SECONDS, "rate": HL7_RATE},
             "pollers": {"bases": bases, "pollers": POLLERS, "seconds": SECONDS, "every_s": POLL_S},
         }
         for name, args in jobs.items():
@@ -302,7 +312,7 @@ def measure(label: str, url: str, processes: int, chart_every: float = 0.0) -> l
         go.set()
         released = True
         started = time.perf_counter()
-        probes = _probe(servers[0], boards, until=started + SECONDS)
+        probes = _probe(servers[0], listener.hl7_port, boards, until=started + SECONDS)
         outcomes: dict[str, Outcome] = {}
         for _ in jobs:
             try:
@@ -335,9 +345,11 @@ def measure(label: str, url: str, processes: int, chart_every: float = 0.0) -> l
     streams = len(boards)
     spread = "alternating between the 2 processes" if processes > 1 else "one process"
     pace = f"each one chart every {chart_every:g} s" if chart_every else "as soon as answered"
+    layout = f"{processes} app process{'es' if processes > 1 else ''}"
+    if own_listener:
+        layout += " and `hl7 listen` in a process of its own"
     lines = [
-        f"### {label}, {processes} app process{'es' if processes > 1 else ''}, chart clients"
-        f" {pace}",
+        f"### {label}, {layout}, chart clients {pace}",
         "",
         "| workload | load | count | per s | p50 ms | p95 ms | p99 ms | errors | target |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -410,8 +422,10 @@ def run() -> str:
         " chairs on that board, while a probe every 0.5 s sends SpO2 85 % for one chair and times"
         " the alert's arrival on every open board. The clinic: bench_api's"
         f" {PATIENTS:,} patients and {VITALS:,} vital readings (a copy of its seeded database),"
-        f" plus a site of {CHAIRS} chairs with infusions running. SQLite: one process serves the"
-        " web app and the HL7 listener."
+        f" plus a site of {CHAIRS} chairs with infusions running. SQLite, twice: one process"
+        " serving the web app and the HL7 listener; then the web app and `ketaclinic hl7 listen`"
+        " each in a process of their own (the boards learn of the listener's batches through the"
+        " database's `chair_change` counter)."
         " PostgreSQL: two app processes on one database, the first also the HL7 listener; chart"
         " clients, pollers and boards alternate between them. The load generator (its own"
         " processes for the charts, the pollers and the monitors) shares the machine's cores with"
@@ -425,17 +439,18 @@ def run() -> str:
     ]
     work = Path(tempfile.mkdtemp(prefix="ketaclinic-bench-mixed-db-"))
     try:
-        engines = [("sqlite", "SQLite", 1)]
+        # (engine, label, app processes, the HL7 listener in a process of its own)
+        layouts = [("sqlite", "SQLite", 1, False), ("sqlite", "SQLite", 1, True)]
         if os.environ.get("KETACLINIC_TEST_POSTGRES_URL", ""):
-            engines.append(("postgresql", "PostgreSQL", 2))
-        for engine, label, processes in engines:
+            layouts.append(("postgresql", "PostgreSQL", 2, False))
+        for engine, label, processes, own_listener in layouts:
             for every in PACES:  # each pass on a fresh copy of the seeded clinic
                 url, remove = seeded_copy(engine, work)
                 try:
-                    out += measure(label, url, processes, every)
+                    out += measure(label, url, processes, every, own_listener=own_listener)
                 finally:
                     remove()
-        if len(engines) == 1:
+        if all(engine == "sqlite" for engine, *_ in layouts):
             out += ["PostgreSQL: not run (KETACLINIC_TEST_POSTGRES_URL is not set).", ""]
     finally:
         shutil.rmtree(work, ignore_errors=True)

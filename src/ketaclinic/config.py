@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # Minutes an unacknowledged clinical alert waits before each escalation level (design
     # default 2 min, domain/alerts.py DEFAULT_RULES; REFERENCE.md §5 has no published figure).
     alert_escalate_after_min: float = Field(default=2.0, gt=0, le=240)
+    # Seconds between a live chair board's own re-renders when nothing changed (its clocks and
+    # elapsed times); a change shows at once, from this process or another (design).
+    board_refresh_s: float = Field(default=5.0, ge=1, le=60)
     # Appointment reminders (docs/intake.md): hours before a visit its reminder e-mail goes out
     # (1 h – 7 days), and seconds between the reminder sweeps that the background sweeper runs
     # beside the chair's (0 turns them off; unset means every 5 minutes, except in the test

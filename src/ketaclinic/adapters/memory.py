@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Self
 
@@ -280,6 +280,10 @@ class MemoryPatientRepository:
 
     def get(self, patient_id: int) -> Patient | None:
         return self.store.patients.get(patient_id)
+
+    def get_many(self, patient_ids: Collection[int]) -> dict[int, Patient]:
+        found = (self.store.patients.get(patient_id) for patient_id in set(patient_ids))
+        return {patient.id: patient for patient in found if patient is not None}
 
     def by_mrn(self, mrn: str) -> Patient | None:
         return next((p for p in self.store.patients.values() if p.mrn == mrn), None)

@@ -193,6 +193,9 @@ class MemoryChairRepository:
     def mar_entries(self, session_id: int) -> list[StoredMarEntry]:
         return sorted(self.state.mar.get(session_id, ()), key=lambda e: e.entry.id)
 
+    def mar_entries_of(self, session_ids: Collection[int]) -> dict[int, list[StoredMarEntry]]:
+        return {sid: self.mar_entries(sid) for sid in set(session_ids) if self.state.mar.get(sid)}
+
     # vitals --------------------------------------------------------------------------------
 
     def add_readings(
@@ -278,6 +281,21 @@ class MemoryChairRepository:
             if s.usable and s.reading.kind in wanted
         )
         return thin(points, since=since, until=until, max_points=max_points)
+
+    def series_of(
+        self,
+        session_ids: Collection[int],
+        kinds: Collection[VitalKind],
+        *,
+        since: dt.datetime,
+        until: dt.datetime,
+        max_points: int,
+    ) -> dict[int, dict[VitalKind, list[tuple[dt.datetime, float]]]]:
+        found = {
+            sid: self.series(sid, kinds, since=since, until=until, max_points=max_points)
+            for sid in set(session_ids)
+        }
+        return {sid: trend for sid, trend in found.items() if trend}
 
     # alerts --------------------------------------------------------------------------------
 
@@ -396,6 +414,10 @@ class MemoryChairRepository:
             (s for s in self.state.side_effects.values() if s.session_id == session_id),
             key=lambda s: (s.entry.onset_at, s.id),
         )
+
+    def side_effects_of(self, session_ids: Collection[int]) -> dict[int, list[StoredSideEffect]]:
+        found = {sid: self.side_effects(sid) for sid in set(session_ids)}
+        return {sid: effects for sid, effects in found.items() if effects}
 
     def review_side_effect(self, effect_id: int, by_user_id: int, at: dt.datetime) -> None:
         stored = self.state.side_effects.get(effect_id)

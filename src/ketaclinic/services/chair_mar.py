@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -83,7 +83,13 @@ from ketaclinic.services.chair_access import (
     load_session,
     touch,
 )
-from ketaclinic.services.chair_ports import DoseCheck, LimitLevelSeen, PlannedDose, SessionRow
+from ketaclinic.services.chair_ports import (
+    DoseCheck,
+    LimitLevelSeen,
+    PlannedDose,
+    SessionRow,
+    StoredMarEntry,
+)
 from ketaclinic.services.chair_sessions import open_checks, store_check
 from ketaclinic.services.dosing_library import clinic_library
 from ketaclinic.services.dosing_ports import DoseOrder, SessionOrder
@@ -161,8 +167,12 @@ class DoseValues:
 
 def record_of(uow: UnitOfWork, row: SessionRow) -> AdministrationRecord:
     """The session's MAR as the domain checks it."""
-    entries = tuple(e.entry for e in uow.chair.mar_entries(row.id))
-    return AdministrationRecord(row.bolus_allowed, entries)
+    return record_from(row, uow.chair.mar_entries(row.id))
+
+
+def record_from(row: SessionRow, stored: Iterable[StoredMarEntry]) -> AdministrationRecord:
+    """The MAR of ``row`` from its stored entries (read already, e.g. for a whole board)."""
+    return AdministrationRecord(row.bolus_allowed, tuple(e.entry for e in stored))
 
 
 def weight_of(uow: UnitOfWork, row: SessionRow) -> float | None:

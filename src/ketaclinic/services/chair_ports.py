@@ -380,6 +380,11 @@ class ChairRepository(Protocol):
         """By entry number."""
         ...
 
+    def mar_entries_of(self, session_ids: Collection[int]) -> dict[int, list[StoredMarEntry]]:
+        """:meth:`mar_entries` of several sessions at once (the board); a session without
+        entries is left out."""
+        ...
+
     # vitals --------------------------------------------------------------------------------
     def add_readings(
         self,
@@ -428,6 +433,19 @@ class ChairRepository(Protocol):
         """The trend of some vitals observed from ``since`` (usable readings, time order),
         thinned as :func:`thin` does to at most ``max_points`` per vital: the newest reading
         of each of ``max_points`` equal slices of the window up to ``until``."""
+        ...
+
+    def series_of(
+        self,
+        session_ids: Collection[int],
+        kinds: Collection[VitalKind],
+        *,
+        since: dt.datetime,
+        until: dt.datetime,
+        max_points: int,
+    ) -> dict[int, dict[VitalKind, list[tuple[dt.datetime, float]]]]:
+        """:meth:`series` of several sessions over one window (the board's sparklines); a
+        session without a reading in the window is left out."""
         ...
 
     # alerts --------------------------------------------------------------------------------
@@ -490,6 +508,11 @@ class ChairRepository(Protocol):
     def get_side_effect(self, effect_id: int) -> StoredSideEffect | None: ...
     def side_effects(self, session_id: int) -> list[StoredSideEffect]:
         """Oldest first."""
+        ...
+
+    def side_effects_of(self, session_ids: Collection[int]) -> dict[int, list[StoredSideEffect]]:
+        """:meth:`side_effects` of several sessions at once; a session without any is left
+        out."""
         ...
 
     def review_side_effect(self, effect_id: int, by_user_id: int, at: dt.datetime) -> None: ...

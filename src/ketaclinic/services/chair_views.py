@@ -44,7 +44,13 @@ from ketaclinic.services.chair_access import (
     timeline_of,
 )
 from ketaclinic.services.chair_discharge import readiness_now
-from ketaclinic.services.chair_mar import linked_order, order_for_session, record_of, weight_of
+from ketaclinic.services.chair_mar import (
+    linked_order,
+    order_for_session,
+    record_from,
+    record_of,
+    weight_of,
+)
 from ketaclinic.services.chair_pk import Prediction, predict
 from ketaclinic.services.chair_ports import (
     DissociationScore,
@@ -367,32 +373,37 @@ def board(
         latest_notice[notice.alert_id] = notice
     # The newest usable reading of each vital, however old (index seeks, not a scan).
     latest = uow.chair.latest_readings(session_ids, since=ALL_TIME) if session_ids else {}
+    # Everything else a card shows, read for all the chairs at once: a board refreshes a few
+    # times a second for every nurse watching it, so its cost is one query per kind of record,
+    # not one per chair.
+    patients = uow.patients.get_many([r.patient_id for r in open_by_chair.values()])
+    sparks = uow.chair.series_of(
+        session_ids, SPARK_KINDS, since=now - SPARK_WINDOW, until=now, max_points=SPARK_POINTS
+    )
+    mar_entries = uow.chair.mar_entries_of(session_ids)
+    effects = uow.chair.side_effects_of(session_ids)
     cards: list[ChairCard] = []
     for chair in uow.sites.chairs(site_id):
         row = open_by_chair.get(chair.id)
         if row is None:
             cards.append(ChairCard(chair))
             continue
-        patient = uow.patients.get(row.patient_id)
         newest = latest.get(row.id, [])
-        spark = uow.chair.series(
-            row.id, SPARK_KINDS, since=now - SPARK_WINDOW, until=now, max_points=SPARK_POINTS
-        )
-        mar = record_of(uow, row)
+        mar = record_from(row, mar_entries.get(row.id, ()))
         cards.append(
             ChairCard(
                 chair=chair,
                 session=row,
-                patient=patient,
+                patient=patients.get(row.patient_id),
                 latest={s.reading.kind: s for s in newest},
-                spark=spark,
+                spark=sparks.get(row.id, {}),
                 alerts=[a for a in alerts if a.session_id == row.id],
                 monitoring=monitoring_of(
                     row, {s.reading.kind: s.reading.observed_at for s in newest}, now
                 ),
                 unreviewed_flags=sum(
                     1
-                    for s in uow.chair.side_effects(row.id)
+                    for s in effects.get(row.id, ())
                     if s.entry.flagged_for_prescriber and s.reviewed_at is None
                 ),
                 delivered_mg=mar.delivered_mg(now) if mar.start is not None else None,
@@ -444,18 +455,17 @@ def list_sessions(
     summaries: list[SessionSummary] = []
     site_cache: dict[int, Site] = {}
     chair_cache: dict[int, Chair] = {}
+    patients = uow.patients.get_many([r.patient_id for r in rows])
     for row in rows:
         if row.site_id not in site_cache:
             found = uow.sites.get(row.site_id)
             assert found is not None
             site_cache[row.site_id] = found
             chair_cache.update({c.id: c for c in uow.sites.chairs(row.site_id, retired=True)})
-        patient = uow.patients.get(row.patient_id)
-        assert patient is not None
         summaries.append(
             SessionSummary(
                 row,
-                patient,
+                patients[row.patient_id],
                 chair_cache[row.chair_id],
                 site_cache[row.site_id],
                 sum(1 for a in open_alerts if a.session_id == row.id),

@@ -8,7 +8,7 @@ all of them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Protocol, Self
 
 from ketaclinic.domain.audit import AuditEntry, AuditRecord
@@ -124,6 +124,10 @@ class PatientRepository(Protocol):
         ...
 
     def get(self, patient_id: int) -> Patient | None: ...
+    def get_many(self, patient_ids: Collection[int]) -> dict[int, Patient]:
+        """The patients found among ``patient_ids``, by id (one query for a list or a board)."""
+        ...
+
     def by_mrn(self, mrn: str) -> Patient | None: ...
     def search(
         self,

@@ -1,7 +1,7 @@
 """Live updates of the chair board: the in-process bus rings the right streams from any
-thread, and on PostgreSQL a change committed by another process (a NOTIFY inside its
-transaction) reaches this process's streams, while uncommitted ones and this process's own do
-not. Every wait is bounded; no assertion is about speed."""
+thread, and on SQLite and PostgreSQL a change committed by another process (its chair_change
+row, or a NOTIFY inside its transaction) reaches this process's streams, while uncommitted ones
+and this process's own do not. Every wait is bounded; no assertion is about speed."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import threading
 from collections.abc import Callable
 
 import pytest
+import sqlalchemy as sa
 
 from ketaclinic.adapters.db.engine import make_engine
 from ketaclinic.adapters.db.events_chair import ChairEvents
+from ketaclinic.adapters.db.repositories import SqlSiteRepository
 from ketaclinic.adapters.db.repositories_chair import PROCESS_TOKEN, SqlChairRepository
 
 RING_TIMEOUT_S = 10.0  # long enough for a notification on a loaded machine
@@ -53,35 +55,61 @@ def test_many_changes_before_a_stream_wakes_ring_it_once() -> None:
     assert run(scenario) == (True, False)
 
 
-@pytest.mark.postgres
-def test_a_committed_change_in_another_process_reaches_this_ones_streams(provision_db) -> None:
-    url = provision_db("postgres")
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_committed_change_in_another_process_reaches_this_ones_streams(
+    provision_db, kind: str
+) -> None:
+    # PostgreSQL: a NOTIFY inside the changing transaction. SQLite: the site's chair_change
+    # version, which this process's watcher reads when SQLite says someone committed.
+    url = provision_db(kind)
     here, there = make_engine(url), make_engine(url)
+    with there.connect() as conn:
+        site = SqlSiteRepository(conn).add("EVT", "Events", "UTC").id
+        conn.commit()
     bus = ChairEvents(here)
 
     def notify(token: str, commit: bool) -> None:
         with there.connect() as conn:
-            SqlChairRepository(conn, notify_token=token).mark_changed(7)
+            SqlChairRepository(conn, notify_token=token).mark_changed(site)
             if commit:
                 conn.commit()
             else:
                 conn.rollback()
 
-    async def scenario() -> tuple[bool, bool, bool]:
-        stream = bus.subscribe(7)
-        await asyncio.sleep(QUIET_S)  # let the listener thread connect and LISTEN
+    async def scenario() -> tuple[bool, bool, bool, bool]:
+        stream = bus.subscribe(site)
+        await asyncio.sleep(QUIET_S)  # let the listener thread connect and LISTEN (or look)
         await asyncio.to_thread(notify, "another-process", False)
         rolled_back = await stream.wait(QUIET_S)
         await asyncio.to_thread(notify, PROCESS_TOKEN, True)
         own = await stream.wait(QUIET_S)
         await asyncio.to_thread(notify, "another-process", True)
         committed = await stream.wait(RING_TIMEOUT_S)
+        await asyncio.to_thread(notify, "another-process", True)
+        again = await stream.wait(RING_TIMEOUT_S)
         bus.unsubscribe(stream)
-        return rolled_back, own, committed
+        return rolled_back, own, committed, again
 
     try:
-        assert run(scenario) == (False, False, True)
+        assert run(scenario) == (False, False, True, True)
     finally:
         bus.close()
         here.dispose()
         there.dispose()
+
+
+def test_an_in_memory_sqlite_database_has_no_other_process_to_watch() -> None:
+    engine = sa.create_engine("sqlite://")
+    bus = ChairEvents(engine)
+
+    async def scenario() -> bool:
+        stream = bus.subscribe(1)
+        alive = bus._listener is not None
+        bus.unsubscribe(stream)
+        return alive
+
+    try:
+        assert run(scenario) is False
+    finally:
+        bus.close()
+        engine.dispose()

@@ -324,6 +324,61 @@ def test_the_newest_reading_of_each_vital_and_a_thinned_trend(uow_factory) -> No
     ]
 
 
+def test_a_boards_records_are_read_for_several_sessions_at_once(uow_factory) -> None:
+    # What the chair board reads per card (trend, MAR, side effects) comes from one query per
+    # kind of record for all the chairs; each session gets exactly what it would alone.
+    s = seed(uow_factory)
+    start = StartInfusion(40, 0.4, 100, 150, "LOT-1", "PUMP-7")
+    effect = SideEffectEntry(SideEffectKind.DIZZINESS, Severity.MILD, at(12), s.nurse)
+    with uow_factory() as uow:
+        first = uow.chair.add_session(new_session(s))
+        second = uow.chair.add_session(new_session(s, chair=1, patient=1))
+        uow.chair.add_reading_batch(
+            [
+                NewReading(
+                    s.patients[n],
+                    VitalReading(kind, base + m // 4, at(m), VitalSource.MONITOR),
+                    "",
+                    at(m),
+                    row.id,
+                )
+                for n, row in enumerate((first, second))
+                for kind, base in ((VitalKind.HEART_RATE, 60 + 40 * n), (VitalKind.SPO2, 90))
+                for m in range(0, 30, 2)
+            ]
+        )
+        uow.chair.add_mar_entry(second.id, MarEntry(1, at(0), s.nurse, start), at(0))
+        uow.chair.add_mar_entry(second.id, MarEntry(2, at(9), s.nurse, Pause("break")), at(9))
+        uow.chair.add_side_effect(first.id, effect, at(13))
+        uow.chair.add_side_effect(second.id, replace(effect, onset_at=at(14)), at(14))
+        uow.chair.add_side_effect(second.id, replace(effect, onset_at=at(3)), at(15))
+        uow.commit()
+    both = [first.id, second.id]
+    kinds = [VitalKind.HEART_RATE]
+    with uow_factory() as uow:
+        trends = uow.chair.series_of(both, kinds, since=at(10), until=at(30), max_points=4)
+        alone = {
+            sid: uow.chair.series(sid, kinds, since=at(10), until=at(30), max_points=4)
+            for sid in both
+        }
+        mar = uow.chair.mar_entries_of([*both, 10_000])
+        effects = uow.chair.side_effects_of(both)
+        effects_alone = {sid: uow.chair.side_effects(sid) for sid in both}
+        assert uow.chair.series_of([], kinds, since=at(0), until=at(30), max_points=4) == {}
+        quiet = uow.chair.series_of(both, kinds, since=at(40), until=at(50), max_points=4)
+    assert trends == alone
+    # Five-minute slices from minute 10; the newest even minute of each, the last slice open.
+    newest = (14, 18, 24, 28)
+    assert trends[first.id] == {VitalKind.HEART_RATE: [(at(m), 60 + m // 4) for m in newest]}
+    assert [v for _, v in trends[second.id][VitalKind.HEART_RATE]] == [103, 104, 106, 107]
+    assert quiet == {}  # no reading in the window: left out
+    assert list(mar) == [second.id]  # the first session has no entries, 10,000 is no session
+    assert [e.entry.id for e in mar[second.id]] == [1, 2]
+    assert effects == effects_alone
+    assert [e.entry.onset_at for e in effects[second.id]] == [at(3), at(14)]
+    assert [e.session_id for e in effects[first.id]] == [first.id]
+
+
 def _alert(s: Seed, row_id: int, spo2: float, minute: float) -> StoredAlert:
     reading = VitalReading(VitalKind.SPO2, spo2, at(minute), VitalSource.MONITOR, "150456")
     (finding,) = evaluate([reading], ReadingContext(Phase.INFUSION), DEFAULT_RULES)

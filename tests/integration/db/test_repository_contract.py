@@ -83,6 +83,20 @@ def test_mrn_is_unique_across_the_organisation(uow_factory: object) -> None:
         uow.patients.add(patient("P-1", fll), T0)
 
 
+def test_several_patients_are_found_at_once_by_id(uow_factory: object) -> None:
+    mia, fll = seed(uow_factory)
+    with uow_factory() as uow:  # type: ignore[operator]
+        one = uow.patients.add(patient("P-1", mia, "Ocampo"), T0)
+        two = uow.patients.add(patient("P-2", fll, "Northway"), T0)
+        uow.patients.add(patient("P-3", mia), T0)
+        uow.commit()
+    with uow_factory() as uow:  # type: ignore[operator]
+        found = uow.patients.get_many([two.id, one.id, two.id, 10_000])
+        assert found == {one.id: uow.patients.get(one.id), two.id: uow.patients.get(two.id)}
+        assert found[two.id].family_name == "Northway"
+        assert uow.patients.get_many([]) == {}
+
+
 def test_search_is_scoped_to_sites_and_filters_by_name_or_mrn(uow_factory: object) -> None:
     mia, fll = seed(uow_factory)
     with uow_factory() as uow:  # type: ignore[operator]

@@ -6,7 +6,7 @@ Each repository works inside the connection of its unit of work; it never commit
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -282,6 +282,14 @@ class SqlPatientRepository:
     def get(self, patient_id: int) -> Patient | None:
         row = self.conn.execute(sa.select(t.patient).where(t.patient.c.id == patient_id)).first()
         return _patient(row) if row else None
+
+    def get_many(self, patient_ids: Collection[int]) -> dict[int, Patient]:
+        if not patient_ids:
+            return {}
+        rows = self.conn.execute(
+            sa.select(t.patient).where(t.patient.c.id.in_(sorted(set(patient_ids))))
+        )
+        return {row.id: _patient(row) for row in rows}
 
     def by_mrn(self, mrn: str) -> Patient | None:
         row = self.conn.execute(sa.select(t.patient).where(t.patient.c.mrn == mrn)).first()

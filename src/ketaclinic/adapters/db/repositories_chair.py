@@ -56,14 +56,15 @@ from ketaclinic.services.chair_ports import (
 
 NOTIFY_CHANNEL = "ketaclinic_chair"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-# Names this process in its PostgreSQL notifications (random, not a secret): the process's own
-# listener skips them, having broadcast the change in-process already.
+# Names this process in its change notices (PostgreSQL NOTIFY, SQLite chair_change; random, not a
+# secret): the process's own listener skips them, having broadcast the change in-process already.
 PROCESS_TOKEN = secrets.token_hex(6)
 
 
 class SqlChairRepository(ChairVitalsStore, ChairRecordsStore, ChairEscalationStore):
-    """``notify_token`` names this process in PostgreSQL notifications, so its own listener can
-    skip what it already broadcast in-process (see adapters/db/events_chair.py)."""
+    """``notify_token`` names this process in its change notices (PostgreSQL NOTIFY, SQLite
+    chair_change), so its own listener can skip what it already broadcast in-process (see
+    adapters/db/events_chair.py)."""
 
     def __init__(self, conn: Connection, notify_token: str = "") -> None:
         self.conn = conn
@@ -307,45 +308,62 @@ class SqlChairRepository(ChairVitalsStore, ChairRecordsStore, ChairEscalationSto
             ) from None
 
     def mar_entries(self, session_id: int) -> list[StoredMarEntry]:
+        return self.mar_entries_of([session_id]).get(session_id, [])
+
+    def mar_entries_of(self, session_ids: Collection[int]) -> dict[int, list[StoredMarEntry]]:
+        if not session_ids:
+            return {}
+        event = c.administration_event
         rows = self.conn.execute(
-            sa.select(c.administration_event)
-            .where(c.administration_event.c.session_id == session_id)
-            .order_by(c.administration_event.c.seq)
+            sa.select(event)
+            .where(event.c.session_id.in_(sorted(set(session_ids))))
+            .order_by(event.c.session_id, event.c.seq)
         )
-        entries: list[StoredMarEntry] = []
+        found: dict[int, list[StoredMarEntry]] = {}
         for r in rows:
-            event: Event | Correction
+            action: Event | Correction
             if r.kind == EventKind.CORRECTION.value:
                 replacement = (
                     _event_of(EventKind(r.corrected_kind), r, corrected=True)
                     if r.corrected_kind
                     else None
                 )
-                event = Correction(r.corrects_seq, replacement, r.reason, as_utc(r.corrected_at))
+                action = Correction(r.corrects_seq, replacement, r.reason, as_utc(r.corrected_at))
             else:
-                event = _event_of(EventKind(r.kind), r, corrected=False)
+                action = _event_of(EventKind(r.kind), r, corrected=False)
             check = (
                 DoseCheck(LimitLevelSeen(r.limit_level), r.override_reason, r.override_confirmed_by)
                 if r.limit_level
                 else None
             )
-            entries.append(
+            found.setdefault(r.session_id, []).append(
                 StoredMarEntry(
-                    MarEntry(r.seq, utc(r.at), staff_actor(r.by_user_id, r.by_role), event),
+                    MarEntry(r.seq, utc(r.at), staff_actor(r.by_user_id, r.by_role), action),
                     utc(r.recorded_at),
                     check,
                 )
             )
-        return entries
+        return found
 
-    # vitals --------------------------------------------------------------------------------
+    # live updates --------------------------------------------------------------------------
 
     def mark_changed(self, site_id: int) -> None:
-        # pg_notify inside the transaction: delivered to listeners only if it commits.
+        # Inside the transaction, so other processes hear of the change only if it commits:
+        # PostgreSQL by pg_notify; SQLite by the site's row of chair_change, which the board
+        # streams of other processes watch (adapters/db/events_chair.py).
         if self.conn.dialect.name == "postgresql":
             self.conn.execute(
                 sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, f"{site_id}:{self.notify_token}"))
             )
+        else:
+            self.conn.execute(_SQLITE_CHANGED, {"site": site_id, "process": self.notify_token})
+
+
+_SQLITE_CHANGED = sa.text(
+    "INSERT INTO chair_change (site_id, version, process) VALUES (:site, 1, :process)"
+    " ON CONFLICT (site_id) DO UPDATE SET version = chair_change.version + 1,"
+    " process = excluded.process"
+)
 
 
 # --- row ⇄ domain ---------------------------------------------------------------------------

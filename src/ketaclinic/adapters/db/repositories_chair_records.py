@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,12 +73,20 @@ class ChairRecordsStore:
         return _side_effect(row) if row else None
 
     def side_effects(self, session_id: int) -> list[StoredSideEffect]:
+        return self.side_effects_of([session_id]).get(session_id, [])
+
+    def side_effects_of(self, session_ids: Collection[int]) -> dict[int, list[StoredSideEffect]]:
+        if not session_ids:
+            return {}
         rows = self.conn.execute(
             sa.select(c.side_effect)
-            .where(c.side_effect.c.session_id == session_id)
+            .where(c.side_effect.c.session_id.in_(sorted(set(session_ids))))
             .order_by(c.side_effect.c.onset_at, c.side_effect.c.id)
         )
-        return [_side_effect(r) for r in rows]
+        found: dict[int, list[StoredSideEffect]] = {}
+        for r in rows:
+            found.setdefault(r.session_id, []).append(_side_effect(r))
+        return found
 
     def review_side_effect(self, effect_id: int, by_user_id: int, at: dt.datetime) -> None:
         self.conn.execute(

@@ -251,16 +251,34 @@ class ChairVitalsStore:
         until: dt.datetime,
         max_points: int,
     ) -> dict[VitalKind, list[tuple[dt.datetime, float]]]:
-        # ports.thin in the database: per vital and slice of the window, one seek of
+        trends = self.series_of(
+            [session_id], kinds, since=since, until=until, max_points=max_points
+        )
+        return trends.get(session_id, {})
+
+    def series_of(
+        self,
+        session_ids: Collection[int],
+        kinds: Collection[VitalKind],
+        *,
+        since: dt.datetime,
+        until: dt.datetime,
+        max_points: int,
+    ) -> dict[int, dict[VitalKind, list[tuple[dt.datetime, float]]]]:
+        # ports.thin in the database: per session, vital and slice of the window, one seek of
         # ix_session_vital_latest for the slice's newest usable reading — the cost follows the
-        # points drawn, not the readings stored (a busy monitor sends thousands an hour).
+        # points drawn, not the readings stored (a busy monitor sends thousands an hour). One
+        # statement for all the sessions (a board's chairs).
+        if not session_ids or not kinds:
+            return {}
+        sessions = sorted(set(session_ids))
         wanted = sorted(k.value for k in kinds)
         if self.conn.dialect.name == "postgresql":
             slices = trend_slices(since, until, max_points)
             rows = self.conn.exec_driver_sql(
                 _PG_SERIES,
                 {
-                    "session": session_id,
+                    "sessions": sessions,
                     "kinds": wanted,
                     "starts": [start for start, _ in slices],
                     "ends": [end or _END_OF_TIME for _, end in slices],
@@ -270,14 +288,15 @@ class ChairVitalsStore:
             rows = self.conn.execute(
                 _SQLITE_SERIES,
                 {
-                    "session": session_id,
+                    "sessions": json.dumps(sessions),
                     "kinds": json.dumps(wanted),
                     "slices": _sqlite_slices(since, until, max_points),
                 },
             )
-        found: dict[VitalKind, list[tuple[dt.datetime, float]]] = {}
-        for kind, at, value in rows:
-            found.setdefault(VitalKind(kind), []).append((utc(_parse_time(at)), value))
+        found: dict[int, dict[VitalKind, list[tuple[dt.datetime, float]]]] = {}
+        for session_id, kind, at, value in rows:
+            trend = found.setdefault(session_id, {})
+            trend.setdefault(VitalKind(kind), []).append((utc(_parse_time(at)), value))
         return found
 
     # alerts --------------------------------------------------------------------------------
@@ -394,28 +413,31 @@ _END_OF_TIME = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)  # the last trend slice 
 
 # A trend (ports.thin): per vital and slice, the slice's newest usable reading by one seek.
 _PG_SERIES = _pg_binary(
-    "SELECT k.kind, newest.observed_at, newest.value"
-    " FROM unnest(CAST(:kinds AS VARCHAR[])) AS k(kind)"
+    "SELECT s.id, k.kind, newest.observed_at, newest.value"
+    " FROM unnest(CAST(:sessions AS INTEGER[])) AS s(id)"
+    " CROSS JOIN unnest(CAST(:kinds AS VARCHAR[])) AS k(kind)"
     " CROSS JOIN unnest(CAST(:starts AS TIMESTAMPTZ[]), CAST(:ends AS TIMESTAMPTZ[]))"
     " AS b(start_at, end_at)"
     " CROSS JOIN LATERAL (SELECT sv.observed_at, sv.value, sv.reading_id FROM session_vital AS sv"
-    " WHERE sv.session_id = :session AND sv.usable = true AND sv.kind = k.kind"
+    " WHERE sv.session_id = s.id AND sv.usable = true AND sv.kind = k.kind"
     " AND sv.observed_at >= b.start_at AND sv.observed_at < b.end_at"
     " ORDER BY sv.observed_at DESC, sv.reading_id DESC LIMIT 1) AS newest"
-    " ORDER BY newest.observed_at, newest.reading_id"
+    " ORDER BY s.id, newest.observed_at, newest.reading_id"
 )
-# SQLite: the kinds and the slices' bounds travel as JSON arrays (json_each); times compare as
-# the text SQLAlchemy stores them in.
+# SQLite: the sessions, the kinds and the slices' bounds travel as JSON arrays (json_each); times
+# compare as the text SQLAlchemy stores them in.
 _SQLITE_SERIES = sa.text(
-    "SELECT picked.kind, sv.observed_at, sv.value FROM (SELECT k.value AS kind,"
+    "SELECT picked.session_id, picked.kind, sv.observed_at, sv.value FROM (SELECT"
+    " s.value AS session_id, k.value AS kind,"
     " (SELECT x.reading_id FROM session_vital AS x"
-    " WHERE x.session_id = :session AND x.usable = 1 AND x.kind = k.value"
+    " WHERE x.session_id = s.value AND x.usable = 1 AND x.kind = k.value"
     " AND x.observed_at >= json_extract(b.value, '$[0]')"
     " AND x.observed_at < json_extract(b.value, '$[1]')"
     " ORDER BY x.observed_at DESC, x.reading_id DESC LIMIT 1) AS reading_id"
-    " FROM json_each(:kinds) AS k CROSS JOIN json_each(:slices) AS b) AS picked"
+    " FROM json_each(:sessions) AS s CROSS JOIN json_each(:kinds) AS k"
+    " CROSS JOIN json_each(:slices) AS b) AS picked"
     " JOIN session_vital AS sv ON sv.reading_id = picked.reading_id"
-    " ORDER BY sv.observed_at, sv.reading_id"
+    " ORDER BY picked.session_id, sv.observed_at, sv.reading_id"
 )
 
 

@@ -287,3 +287,15 @@ chair_alert_escalation = sa.Table(
     sa.UniqueConstraint("alert_id", "level"),
     sa.Index("ix_chair_alert_escalation_pending", "state", "escalated_at"),
 )
+
+# "The chairs of this site changed", for board streams in other app processes on SQLite
+# (PostgreSQL tells them with NOTIFY instead): one row per site whose ``version`` every changing
+# transaction raises, with the token of the process that committed it last
+# (adapters/db/events_chair.py watches it). Created by chair_0005.
+chair_change = sa.Table(
+    "chair_change",
+    metadata,
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("site.id"), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("process", sa.String(32), nullable=False),
+)

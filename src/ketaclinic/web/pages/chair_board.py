@@ -3,11 +3,13 @@ phase, elapsed time, latest vitals with a sparkline, open alerts with their esca
 due — kept current by Server-Sent Events (``/board/stream``).
 
 The stream renders the same fragment the page starts with: on every change published for the
-site (adapters/db/events_chair.py), coalesced over a few milliseconds, and at least every
-``REFRESH_S`` seconds. The board only reads: the time-driven alerting (NIBP overdue, escalation
-and its e-mails) runs in the background sweep of every app process (adapters/chair_sweeper.py),
-whether or not a board is open. A stream ends when the client goes away (its next write fails,
-at most ``REFRESH_S`` later) or after ``MAX_STREAM_S``; the page's script reconnects.
+site (adapters/db/events_chair.py: this process's changes and, through the database, other
+processes'), coalesced over a few milliseconds, and at least every ``board_refresh_s`` seconds
+(setting ``KETACLINIC_BOARD_REFRESH_S``: clocks and elapsed times). The board only reads: the
+time-driven alerting (NIBP overdue, escalation and its e-mails) runs in the background sweep of
+every app process (adapters/chair_sweeper.py), whether or not a board is open. A stream ends
+when the client goes away (its next write fails, at most ``board_refresh_s`` later) or after
+``MAX_STREAM_S``; the page's script reconnects.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ from ketaclinic.web.templating import render, templates, zone
 
 router = APIRouter()
 
-REFRESH_S = 5.0  # re-render at least this often (clocks, escalation; other processes on SQLite)
 COALESCE_S = 0.02  # gather a burst of changes into one render
+RELAY_READY_S = 2.0  # at most this long for the relay of other processes' changes to listen
 MAX_STREAM_S = 600.0  # then end; the browser reconnects (bounded streams, prompt shutdowns)
 
 STATE_LABELS = {
@@ -165,7 +167,9 @@ def board_context(board: chair_views.Board) -> dict[str, object]:
 
 
 def read_board(c: Container, actor: Actor, site_id: int, *, audited: bool) -> chair_views.Board:
-    with c.uow() as uow:
+    # Read-only: on SQLite the board does not queue for the write lock the monitor feed
+    # commits under, and its audit entries go out with the group commit of other reads.
+    with c.uow(readonly=True) as uow:
         return chair_views.board(
             uow,
             c.clock,
@@ -280,13 +284,17 @@ async def board_stream(
         subscription = bus.subscribe(site.id)
         loop = asyncio.get_running_loop()
         try:
+            # The first frame goes out once other processes' changes are relayed too (the
+            # relay starts with a site's first open board), so what the nurse sees after it
+            # stays current whichever process stores the next change.
+            await asyncio.to_thread(bus.wait_relaying, RELAY_READY_S)
             yield "retry: 3000\n\n" + sse_frame("board", first)
             if once:
                 return
             deadline = loop.time() + MAX_STREAM_S
             while loop.time() < deadline:
                 woke = loop.time()
-                if await subscription.wait(REFRESH_S):
+                if await subscription.wait(c.settings.board_refresh_s):
                     await asyncio.sleep(COALESCE_S)
                 if await request.is_disconnected():
                     return
