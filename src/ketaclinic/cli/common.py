@@ -7,13 +7,15 @@ import functools
 import json
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from ketaclinic import logs
+from ketaclinic.config import UnsafeConfiguration, load_settings
 from ketaclinic.domain.errors import (
     InvalidInput,
     KetaclinicError,
@@ -21,6 +23,9 @@ from ketaclinic.domain.errors import (
     NotFound,
     PermissionDenied,
 )
+
+if TYPE_CHECKING:
+    from ketaclinic.bootstrap import Container
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -59,6 +64,37 @@ def require_current_schema(engine: Engine) -> None:
 
     if not migrate.is_up_to_date(engine):
         raise KetaclinicError(NOT_MIGRATED)
+
+
+def open_container() -> Container:
+    """The clinic's container from the environment's settings; a bad setting is one line naming
+    the variable, the value and what was expected (exit 2), never a traceback."""
+    from ketaclinic.bootstrap import build
+
+    try:
+        settings = load_settings()
+        logs.configure(settings.log_level)
+        return build(settings)
+    except UnsafeConfiguration as error:
+        fail(InvalidInput(str(error)))
+
+
+def upgraded_container() -> Container:
+    """:func:`open_container` with the database brought up to the code's migrations (the
+    commands that set a clinic up: sites, chairs, staff, questionnaires, reminders, demo)."""
+    from ketaclinic.adapters.db import migrate
+
+    container = open_container()
+    migrate.upgrade(container.engine)
+    return container
+
+
+def current_container() -> Container:
+    """:func:`open_container`, refusing a database that is empty or behind the migrations (the
+    commands that only read or copy: serve, listen, audit, backup, exports)."""
+    container = open_container()
+    require_current_schema(container.engine)
+    return container
 
 
 def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:

@@ -19,22 +19,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ketaclinic import logs
 from ketaclinic.adapters.fhir import ndjson
 from ketaclinic.adapters.fhir.bundle import patient_bundle, to_json
 from ketaclinic.adapters.fhir.patient_import import read_patient_file
 from ketaclinic.adapters.fhir.stream import write_clinic_bundle
 from ketaclinic.adapters.research_files import FORMATS, export_research
-from ketaclinic.bootstrap import Container, build
 from ketaclinic.cli.common import (
     JSON_OPTION,
+    current_container,
     emit,
     err_console,
     fail,
     handles_errors,
-    require_current_schema,
 )
-from ketaclinic.config import Settings, UnsafeConfiguration
 from ketaclinic.domain.errors import InvalidInput
 from ketaclinic.services import interop
 from ketaclinic.services import interop_import as importer
@@ -53,17 +50,6 @@ def register(app: typer.Typer) -> None:
     import_app.command("patients")(import_patients)
     app.add_typer(export_app, name="export", no_args_is_help=True)
     app.add_typer(import_app, name="import", no_args_is_help=True)
-
-
-def _container() -> Container:
-    try:
-        settings = Settings()
-        logs.configure(settings.log_level)
-        c = build(settings)
-    except UnsafeConfiguration as error:
-        fail(InvalidInput(str(error)))
-    require_current_schema(c.engine)
-    return c
 
 
 def operator() -> interop.Operator:
@@ -110,7 +96,7 @@ def export_fhir(
     """A FHIR R4B collection Bundle of one patient's record, or of every patient."""
     if (patient is None) == (not all_patients):
         raise InvalidInput.for_field("--patient/--all", patient, "exactly one of the two")
-    c = _container()
+    c = current_container()
     caller = operator()
     if patient is not None:
         with c.uow() as uow:
@@ -153,7 +139,7 @@ def export_ndjson(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Bulk export of a whole site: one NDJSON file per FHIR resource type, and a manifest."""
-    c = _container()
+    c = current_container()
     with progress_bar(f"NDJSON {site.upper()}") as update:
         counts = ndjson.export_site(c.uow, c.clock, operator(), site, output, progress=update)
     result = {"folder": str(output), "site": site.upper(), "resources": counts}
@@ -187,7 +173,7 @@ def export_research_cmd(
     Pseudonymous ids, days instead of dates; no names, MRNs, contact details or free text."""
     if fmt not in FORMATS:
         raise InvalidInput.for_field("--format", fmt, "csv or parquet")
-    c = _container()
+    c = current_container()
     key = research.new_key(key_file) if new_key else research.load_key(key_file)
     with c.uow() as uow:
         codes = [s.code for s in uow.sites.all()]
@@ -237,7 +223,7 @@ def import_patients(
     except IsADirectoryError:
         raise InvalidInput.for_field("FILE", str(file), "a file, not a folder") from None
     parsed = read_patient_file(data, file.name)
-    c = _container()
+    c = current_container()
     source = file.suffix.lstrip(".").lower() or "file"
     with c.uow() as uow:
         report = importer.import_patients(

@@ -17,8 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ketaclinic import logs
-from ketaclinic.bootstrap import Container, build
+from ketaclinic.bootstrap import Container
 from ketaclinic.cli import hl7 as hl7_cli
 from ketaclinic.cli import intake as intake_cli
 from ketaclinic.cli import interop as interop_cli
@@ -29,13 +28,13 @@ from ketaclinic.cli import visits as visits_cli
 from ketaclinic.cli.common import (
     JSON_OPTION,
     console,
+    current_container,
     emit,
-    fail,
     handles_errors,
-    require_current_schema,
+    open_container,
+    upgraded_container,
     usage_error_line,
 )
-from ketaclinic.config import UnsafeConfiguration, load_settings
 from ketaclinic.domain.errors import InvalidInput, NotFound
 from ketaclinic.domain.people import Chair, Site, parse_role
 from ketaclinic.services import audit as audit_svc
@@ -75,28 +74,13 @@ visits_cli.register(app)
 log = logging.getLogger("ketaclinic.cli")
 
 
-def _container() -> Container:
-    try:
-        settings = load_settings()
-        logs.configure(settings.log_level)
-        return build(settings)
-    except UnsafeConfiguration as error:
-        fail(InvalidInput(str(error)))
-
-
-def _upgrade(c: Container) -> None:
-    from ketaclinic.adapters.db import migrate
-
-    migrate.upgrade(c.engine)
-
-
 @db_app.command("upgrade")
 @handles_errors
 def db_upgrade(as_json: bool = JSON_OPTION) -> None:
     """Apply every pending migration."""
     from ketaclinic.adapters.db import migrate
 
-    c = _container()
+    c = open_container()
     migrate.upgrade(c.engine)
     result = {"revision": migrate.current_revision(c.engine)}
     emit(
@@ -127,8 +111,7 @@ def user_add(
         password = getpass.getpass("Password: ")
         if getpass.getpass("Repeat password: ") != password:
             raise InvalidInput.for_field("password", "<hidden>", "the same password twice")
-    c = _container()
-    _upgrade(c)
+    c = upgraded_container()
     with c.uow() as uow:
         user = staff.add_user(
             uow,
@@ -160,8 +143,7 @@ def user_add(
 @handles_errors
 def user_unlock(username: str, as_json: bool = JSON_OPTION) -> None:
     """Lift a sign-in lockout now (check with the person first that the failures were theirs)."""
-    c = _container()
-    _upgrade(c)
+    c = upgraded_container()
     with c.uow() as uow:
         user = staff.unlock_user(uow, c.clock, SYSTEM, username)
         uow.commit()
@@ -186,8 +168,7 @@ def site_add(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a site (clinic) with its chairs."""
-    c = _container()
-    _upgrade(c)
+    c = upgraded_container()
     with c.uow() as uow:
         if organisation:
             uow.sites.set_organisation_name(organisation)
@@ -213,8 +194,7 @@ def site_phone(
     """Set the phone number the patients of a site call ("" removes it).
 
     Discharge instructions, appointment e-mails and questionnaire links show it."""
-    c = _container()
-    _upgrade(c)
+    c = upgraded_container()
     with c.uow() as uow:
         site = staff.set_site_phone(uow, c.clock, SYSTEM, _site(uow, code).id, phone)
         uow.commit()
@@ -253,8 +233,7 @@ def chair_add(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Put a new infusion chair into service at a site (audited)."""
-    c = _container()
-    _upgrade(c)
+    c = upgraded_container()
     with c.uow() as uow:
         where = _site(uow, site)
         chair = staff.add_site_chair(uow, c.clock, SYSTEM, where.id, code, name)
@@ -269,8 +248,7 @@ def chair_retire(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Take a chair out of service (refused while it has a session or visits booked ahead)."""
-    c = _container()
-    _upgrade(c)
+    c = upgraded_container()
     with c.uow() as uow:
         chair = staff.find_site_chair(uow, code)
         if chair is None:
@@ -289,8 +267,7 @@ def chair_list(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The site's chairs, in service and retired."""
-    c = _container()
-    _upgrade(c)
+    c = upgraded_container()
     with c.uow() as uow:
         where = _site(uow, site)
         chairs = uow.sites.chairs(where.id, retired=True)
@@ -310,8 +287,7 @@ def chair_list(
 @handles_errors
 def audit_verify(as_json: bool = JSON_OPTION) -> None:
     """Check the audit trail's hash chain; exits 1 when an entry was altered or removed."""
-    c = _container()
-    require_current_schema(c.engine)
+    c = current_container()
     with c.uow() as uow:
         report = audit_svc.verify(uow)
     result = {
@@ -340,8 +316,7 @@ def backup_cmd(file: Path, as_json: bool = JSON_OPTION) -> None:
     """Write a consistent backup of the whole database (safe while the server runs)."""
     from ketaclinic.adapters.db import backup as backup_mod
 
-    c = _container()
-    require_current_schema(c.engine)
+    c = current_container()
     counts = backup_mod.backup(c.engine, file, progress=_progress("backup"))
     emit(
         {"file": str(file), "rows": counts},
@@ -360,7 +335,7 @@ def restore_cmd(
     """Restore a backup into an empty database (or replace everything with --force)."""
     from ketaclinic.adapters.db import backup as backup_mod
 
-    c = _container()
+    c = open_container()
     counts = backup_mod.restore(c.engine, file, force=force, progress=_progress("restore"))
     emit(
         {"file": str(file), "rows": counts},
@@ -391,8 +366,7 @@ def demo_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Migrate, load the demo clinic (synthetic data), then serve it."""
-    c = _container()
-    _upgrade(c)
+    c = upgraded_container()
     with c.uow() as uow:
         logins = demo_svc.load(uow, c.clock, c.passwords)
         uow.commit()
@@ -430,8 +404,7 @@ def serve_cmd(
     ] = None,
 ) -> None:
     """Serve the web app and API (and the HL7 MLLP listener with --hl7-port)."""
-    c = _container()
-    require_current_schema(c.engine)
+    c = current_container()
     _serve(c, host, port, hl7_port)
 
 
@@ -496,8 +469,7 @@ def hl7_listen(
     from ketaclinic.adapters.db.monitor_sink import DatabaseSink
     from ketaclinic.adapters.hl7.server import MllpListener, run_listener
 
-    c = _container()
-    require_current_schema(c.engine)
+    c = current_container()
     # Kept here so the task is not garbage-collected; the listener's event loop cancels it
     # when it ends.
     sweeping: list[object] = []

@@ -29,11 +29,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ketaclinic import logs
 from ketaclinic.adapters.notify.smtp import notifier_in
-from ketaclinic.bootstrap import Container, build
-from ketaclinic.cli.common import JSON_OPTION, emit, fail, handles_errors
-from ketaclinic.config import Settings, UnsafeConfiguration
+from ketaclinic.cli.common import JSON_OPTION, emit, handles_errors, upgraded_container
 from ketaclinic.domain.errors import InvalidInput, NotFound
 from ketaclinic.domain.instruments import decode_content_pack, validate_content_pack
 from ketaclinic.services import mbc_cohort, mbc_content, mbc_safety, mbc_self_report, mbc_sweep
@@ -75,19 +72,6 @@ def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
     return group
 
 
-def _container() -> Container:
-    try:
-        settings = Settings()
-        logs.configure(settings.log_level)
-        container = build(settings)
-    except UnsafeConfiguration as error:
-        fail(InvalidInput(str(error)))
-    from ketaclinic.adapters.db import migrate
-
-    migrate.upgrade(container.engine)
-    return container
-
-
 def _read(file: Path) -> str:
     try:
         if file.stat().st_size > PACK_MAX_BYTES:
@@ -107,7 +91,7 @@ def load_command(
     text = _read(file)
     # Validate before touching the database, so a bad file needs no configured database.
     validate_content_pack(decode_content_pack(text))
-    c = _container()
+    c = upgraded_container()
     try:
         with c.uow() as uow:
             stored = mbc_content.load_content_pack(uow, c.clock, SYSTEM, text)
@@ -166,7 +150,7 @@ def send_due_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     _base_url(base_url)
-    c = _container()
+    c = upgraded_container()
     try:
         result = mbc_sweep.send_due(c.uow, c.clock, notifier_in(c.extras), base_url)
     finally:
@@ -206,7 +190,7 @@ def send_command(
 ) -> None:
     _base_url(base_url)
     due_on = _due(due)
-    c = _container()
+    c = upgraded_container()
     try:
         with c.uow() as uow:
             patient = uow.patients.by_mrn(mrn)
@@ -287,7 +271,7 @@ def outcomes_command(
     """The cohort outcome report of the director's page (services/mbc_cohort.py), on the
     director's sites, as that director: the read is audited under their name."""
     first, last = _due(start, "--from"), _due(end, "--to")
-    c = _container()
+    c = upgraded_container()
     try:
         with c.uow() as uow:
             user = uow.users.by_username(director.strip().lower())

@@ -19,11 +19,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ketaclinic import logs
 from ketaclinic.adapters.notify.smtp import notifier_in
-from ketaclinic.bootstrap import Container, build
-from ketaclinic.cli.common import JSON_OPTION, emit, fail, handles_errors
-from ketaclinic.config import UnsafeConfiguration, load_settings
+from ketaclinic.cli.common import JSON_OPTION, emit, handles_errors, upgraded_container
 from ketaclinic.domain.errors import InvalidInput
 from ketaclinic.services import visit_reminders
 from ketaclinic.services.visit_notice_ports import NoticeOutcome
@@ -37,19 +34,6 @@ def register(app: typer.Typer) -> None:
         help="E-mail the reminder of every visit starting within the lead time (once each).",
     )(send_reminders_command)
     app.add_typer(visits, name="visits")
-
-
-def _container() -> Container:
-    try:
-        settings = load_settings()
-        logs.configure(settings.log_level)
-        container = build(settings)
-    except UnsafeConfiguration as error:
-        fail(InvalidInput(str(error)))
-    from ketaclinic.adapters.db import migrate
-
-    migrate.upgrade(container.engine)
-    return container
 
 
 def _lead(text: str, default_h: float) -> dt.timedelta:
@@ -85,7 +69,7 @@ def send_reminders_command(
 ) -> None:
     if lead_hours:
         _lead(lead_hours, 24.0)  # bad input before any database work
-    c = _container()
+    c = upgraded_container()
     try:
         lead = _lead(lead_hours, c.settings.visit_reminder_lead_h)
         result = visit_reminders.send_reminders(c.uow, c.clock, notifier_in(c.extras), lead=lead)

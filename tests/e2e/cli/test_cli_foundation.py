@@ -241,6 +241,35 @@ def test_a_bad_setting_is_one_line_naming_the_variable(env: dict[str, str]) -> N
     )
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("site-add", "MIA", "--name", "Miami"),  # sets up: brings the schema up to date
+        ("export", "fhir", "--all"),  # only reads: needs a current schema
+        ("self-report", "send-due"),
+        ("visits", "send-reminders"),
+    ],
+    ids=" ".join,
+)
+def test_every_command_group_reports_a_bad_setting_in_one_line(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """Each command group opens the clinic the same way (cli/common.py): a setting out of its
+    range is one line on stderr, exit 2, and nothing is created."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("KETACLINIC_")},
+        "KETACLINIC_DATA_DIR": str(tmp_path / "data"),
+        "KETACLINIC_SECRET_KEY": SECRET,
+        "KETACLINIC_BOARD_REFRESH_S": "999",
+    }
+    result = run(env, *command)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "error: KETACLINIC_BOARD_REFRESH_S: got '999'; Input should be less than or equal to 60"
+    ]
+    assert not (tmp_path / "data" / "ketaclinic.sqlite3").exists()
+
+
 def test_chairs_are_added_listed_and_retired_with_their_history_kept(
     env: dict[str, str],
 ) -> None:
