@@ -409,6 +409,13 @@ def unused_port() -> int:
     return free_port()
 
 
+@pytest.fixture(scope="session")
+def pick_port() -> Callable[[], int]:
+    """``pick_port()`` chooses a free loopback port on each call: for tests (and fixtures of
+    any scope) that start servers on several ports."""
+    return free_port
+
+
 # --- a visit tomorrow -------------------------------------------------------------------------
 
 

@@ -4,7 +4,6 @@ against a live server on loopback with the demo clinic loaded."""
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,12 +23,6 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -39,7 +32,9 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, pick_port: Callable[[], int]
+) -> Iterator[str]:
     import uvicorn
 
     from ketaclinic.adapters.db import migrate
@@ -61,7 +56,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with container.uow() as uow:
         demo_svc.load(uow, container.clock, container.passwords)
         uow.commit()
-    port = _free_port()
+    port = pick_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning")
     )

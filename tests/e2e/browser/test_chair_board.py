@@ -29,15 +29,9 @@ START_TIMEOUT_S = 90.0  # cold start: migrations, demo, imports on a loaded mach
 TABLET = {"width": 1024, "height": 768}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(
-    tmp_path_factory: pytest.TempPathFactory, smtp_inbox_for_module
+    tmp_path_factory: pytest.TempPathFactory, smtp_inbox_for_module, pick_port
 ) -> Iterator[tuple[str, int]]:
     """``ketaclinic demo --no-serve`` then ``ketaclinic serve --hl7-port`` on loopback, sweeping
     every second, escalating after 3 s (a test cannot wait minutes) and mailing to the module's
@@ -63,7 +57,7 @@ def served(
         capture_output=True,
         timeout=START_TIMEOUT_S,
     )
-    port, hl7_port = _free_port(), _free_port()
+    port, hl7_port = pick_port(), pick_port()
     with (work / "serve.log").open("wb") as log:
         process = subprocess.Popen(
             [KETACLINIC, "serve", "--port", str(port), "--hl7-port", str(hl7_port)],

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -30,12 +30,6 @@ SHOWN_S = 20.0  # bounds the wait for the alert; the relay takes a fraction of a
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def env(request: pytest.FixtureRequest, tmp_path: Path, provision_db) -> dict[str, str]:
     return {
@@ -49,9 +43,11 @@ def env(request: pytest.FixtureRequest, tmp_path: Path, provision_db) -> dict[st
 
 
 @pytest.fixture
-def processes(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, int]]:
+def processes(
+    env: dict[str, str], tmp_path: Path, pick_port: Callable[[], int]
+) -> Iterator[tuple[str, int]]:
     """``serve`` (web only) and ``hl7 listen``, each its own process: (web base URL, MLLP port)."""
-    web, mllp = free_port(), free_port()
+    web, mllp = pick_port(), pick_port()
     with contextlib.ExitStack() as logs:
         started = [
             subprocess.Popen(

@@ -8,11 +8,11 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -45,12 +45,6 @@ def url_of(env: dict[str, str]) -> str:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [BIN, "serve", "--port", str(port)],
@@ -81,8 +75,10 @@ def audit_ok(env: dict[str, str]) -> bool:
     return bool(json.loads(result.stdout)["ok"])
 
 
-def test_registrations_acknowledged_before_a_kill_survive_it(env: dict[str, str]) -> None:
-    port = free_port()
+def test_registrations_acknowledged_before_a_kill_survive_it(
+    env: dict[str, str], pick_port: Callable[[], int]
+) -> None:
+    port = pick_port()
     server = start_server(env, port)
     base = f"http://127.0.0.1:{port}"
     token = httpx.post(

@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,20 +21,14 @@ START_TIMEOUT_S = 90.0  # a cold start migrates and imports numpy/matplotlib on 
 KETACLINIC = str(Path(sys.executable).with_name("ketaclinic"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class ServedClinic:
     """The demo clinic served by a subprocess; ``start``/``kill``/``stop`` it at will."""
 
     database_url: str
     workdir: Path
-    port: int = field(default_factory=free_port)
-    hl7_port: int = field(default_factory=free_port)
+    port: int
+    hl7_port: int
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
@@ -120,14 +114,14 @@ class ServedClinic:
 
 @pytest.fixture
 def served_clinic(
-    tmp_path: Path, provision_db: Callable[[str], str]
+    tmp_path: Path, provision_db: Callable[[str], str], pick_port: Callable[[], int]
 ) -> Iterator[Callable[[str], ServedClinic]]:
     """``served_clinic("sqlite" | "postgres")``: the demo clinic loaded, not yet started."""
     made: list[ServedClinic] = []
 
     def make(kind: str) -> ServedClinic:
         url = f"sqlite:///{tmp_path / 'clinic.sqlite3'}" if kind == "sqlite" else provision_db(kind)
-        clinic = ServedClinic(url, tmp_path)
+        clinic = ServedClinic(url, tmp_path, pick_port(), pick_port())
         clinic.load_demo()
         made.append(clinic)
         return clinic
