@@ -34,6 +34,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy bench
 
 ## make bench: performance against the peers of DESIGN.md §5, written to docs/benchmarks.md
 bench: $(STAMP)

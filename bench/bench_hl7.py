@@ -40,6 +40,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -98,7 +99,7 @@ def furnish(
         data_dir=workdir / "data",
         secret_key="bench-secret-" + "h" * 40,
         environment="test",
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     container = build(settings, fast_password_hashing=True)
     migrate.upgrade(container.engine)
@@ -447,6 +448,11 @@ def chair_card(html: str, chair: str) -> str:
     return html[start : end if end > 0 else len(html)]
 
 
+def _alerted(html: str, chair: str) -> bool:
+    """Whether ``chair``'s card on the board frame ``html`` shows the SpO2-low alert."""
+    return 'data-rule="spo2_low"' in chair_card(html, chair)
+
+
 async def send_probe(port: int, control_id: str, mrn: str, chair: str, seed: int) -> None:
     """One ORU^R01 with SpO2 85 % (raises the SpO2-low alert) on its own connection, ACK read.
     Control ids must be unique per run: a repeated one is a retransmission, which the listener
@@ -500,9 +506,7 @@ def board_latency(server: Server, background_site: str) -> tuple[list[float], li
         mrn, chair = probes[n % CHAIRS]
         sent = time.perf_counter()
         asyncio.run(send_probe(server.hl7_port, f"PROBE-{background_site}-{n}", mrn, chair, n))
-        seen = watcher.first_frame_after(
-            sent, lambda html, c=chair: 'data-rule="spo2_low"' in chair_card(html, c), 10.0
-        )
+        seen = watcher.first_frame_after(sent, partial(_alerted, chair=chair), 10.0)
         if seen is None:
             missed += 1
         else:
