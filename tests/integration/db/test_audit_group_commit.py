@@ -8,6 +8,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -119,3 +120,34 @@ def test_a_failed_write_reaches_every_reader_of_its_batch(
             uow.commit()
     monkeypatch.undo()
     assert stored(factory) == []
+
+
+def test_a_write_in_a_read_only_unit_fails_at_once_on_sqlite(tmp_path: Path) -> None:
+    """SQLite begins a read-only unit DEFERRED; a write slipped into one would race for the lock
+    it never took. The connection is query_only there: the write fails at once, the next write
+    unit on the same pooled connection works, and the read unit's audit entry still lands."""
+    from sqlalchemy.exc import OperationalError
+
+    from ketaclinic.adapters.db import migrate
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'ro.sqlite3'}")
+    migrate.upgrade(engine)
+    factory = SqlUnitOfWorkFactory(engine)
+    with factory(readonly=True) as uow:
+        uow.audit.append(read(1), T0)
+        with pytest.raises(OperationalError, match="readonly"):
+            uow.connection.exec_driver_sql(
+                "INSERT INTO site (code, name, timezone) VALUES ('X', 'X', 'UTC')"
+            )
+        uow.rollback()
+        uow.audit.append(read(2), T0)
+        uow.commit()
+    with factory() as uow:
+        uow.connection.exec_driver_sql(
+            "INSERT INTO site (code, name, timezone) VALUES ('Y', 'Y', 'UTC')"
+        )
+        uow.commit()
+    with factory(readonly=True) as uow:
+        assert uow.connection.exec_driver_sql("SELECT code FROM site").scalars().all() == ["Y"]
+    assert stored(factory) == ["2"]
+    engine.dispose()

@@ -3,7 +3,9 @@
 SQLite runs in WAL mode with a busy timeout, foreign keys on, and every transaction started with
 ``BEGIN IMMEDIATE``: nearly every transaction writes (reads of health data append to the audit
 trail), and taking the write lock up front avoids lock-upgrade failures under concurrency. A
-unit of work declared read-only (sign-in checks, menus) begins DEFERRED instead.
+unit of work declared read-only (sign-in checks, menus, pages and API reads) begins DEFERRED
+instead, with the connection in ``query_only`` mode: a write slipped into it fails at once and
+by name, rather than racing for the lock it did not take (SQLITE_BUSY under load).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ SQLITE_POOL_SIZE = 32
 POSTGRES_POOL_SIZE = 20
 # Set on a connection's ``info`` by a read-only unit of work: its transaction begins DEFERRED.
 READONLY_KEY = "ketaclinic.readonly"
+# Whether the SQLite connection is in ``PRAGMA query_only`` now (switched only on a change).
+_QUERY_ONLY_KEY = "ketaclinic.query_only"
 # synchronous=FULL: an acknowledged commit survives a power cut, not only a process crash.
 
 
@@ -72,7 +76,16 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # Back in the pool as an ordinary connection: whoever takes it next without a unit of
+        # work (a migration, a backup, a test's own statements) begins a write transaction.
+        record.info.pop(READONLY_KEY, None)
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         readonly = connection.info.get(READONLY_KEY, False)
+        if connection.info.get(_QUERY_ONLY_KEY, False) != readonly:
+            connection.exec_driver_sql(f"PRAGMA query_only={int(readonly)}")
+            connection.info[_QUERY_ONLY_KEY] = readonly
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")

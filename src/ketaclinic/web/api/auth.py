@@ -57,7 +57,7 @@ def me(actor: ApiActor, c: AppContainer) -> Me:
     """Who the token belongs to, with their role and sites."""
     principal = actor.principal
     assert principal is not None
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         codes = [s.code for s in uow.sites.all() if s.id in principal.site_ids]
     return Me(
         user_id=principal.user_id,

@@ -87,7 +87,7 @@ def _changed(c: Container, row: SessionRow) -> None:
 
 
 def _detail(c: Container, actor: Actor, session_id: int) -> SessionDetailOut:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         return detail_out(chair_views.session_detail(uow, c.clock, actor, session_id, "api"))
 
 
@@ -106,7 +106,7 @@ def _dose(given: DoseIn) -> DoseValues:
 def _site_id(c: Container, code: str | None) -> int | None:
     if code is None:
         return None
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         site = uow.sites.by_code(code.strip().upper())
     return site.id if site else -1  # an unknown site shows nothing, like another site's
 
@@ -127,7 +127,7 @@ def list_sessions(
     """Infusion sessions at the caller's sites: the open ones (``state=active``) or the most
     recent of all."""
     site_id = _site_id(c, site)
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         found = chair_views.list_sessions(
             uow, c.clock, actor, site_id=site_id, open_only=state == "active", limit=limit
         )
@@ -346,7 +346,7 @@ def reading_of(code: str, value: float, unit: str, observed_at: Any, source: str
 def read_vitals(session_id: IdPath, actor: ApiActor, c: AppContainer) -> VitalPage:
     """Every reading of the session, oldest first, with its flag (``implausible`` readings are
     kept but set aside by the alert rules)."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         row, readings = chair_views.session_vitals(uow, c.clock, actor, session_id)
     return VitalPage(session_id=row.id, items=[VitalOut.of(r) for r in readings])
 
@@ -382,7 +382,7 @@ def list_alerts(
 ) -> AlertPage:
     """Alerts at the caller's sites, newest first: open ones (raised or acknowledged) or all."""
     site_id = _site_id(c, site)
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         found = chair_vitals.list_alerts(
             uow, c.clock, actor, site_id=site_id, open_only=state == "open", limit=limit
         )

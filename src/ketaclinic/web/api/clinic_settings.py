@@ -117,7 +117,7 @@ class ChangeOut(BaseModel):
 
 
 def _get(kind: str, actor: ApiActor, c: AppContainer) -> SettingsOut:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         return SettingsOut.of(clinic_settings.settings_view(uow, c.clock, actor, kind))
 
 

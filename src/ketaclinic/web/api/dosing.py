@@ -129,7 +129,7 @@ def simulate(body: SimulateIn, actor: ApiActor, c: AppContainer) -> SimulationOu
 @router.get("/models", response_model=ModelList, responses=ERRORS)
 def list_models(actor: ApiActor, c: AppContainer) -> ModelList:
     """The six ketamine models: citation, study population, validity range and provenance."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         models = dosing_tools.list_models(uow, c.clock, actor)
     return ModelList(items=[ModelOut.model_validate(m) for m in models], note=DISCLAIMER)
 
@@ -170,7 +170,7 @@ def order_dose(
 )
 def list_orders(patient_id: IdPath, actor: ApiActor, c: AppContainer) -> DoseOrderList:
     """The patient's dose orders, newest first."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         orders = dosing.list_orders(uow, c.clock, actor, patient_id)
         names = dosing.staff_names(uow, orders)
     return DoseOrderList(items=[DoseOrderOut.of(order, names) for order in orders])
@@ -179,7 +179,7 @@ def list_orders(patient_id: IdPath, actor: ApiActor, c: AppContainer) -> DoseOrd
 @router.get("/dose-orders/{order_id}", response_model=DoseOrderOut, responses=ORDER_ERRORS)
 def read_order(order_id: IdPath, actor: ApiActor, c: AppContainer) -> DoseOrderOut:
     """One dose order with its limit evaluation, signature and override."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         order = dosing.get_order(uow, c.clock, actor, order_id)
         return _out(uow, order)
 
@@ -223,7 +223,7 @@ def session_prediction(
     """The predicted plasma concentration of the session's administration record as charted
     (the chair's chart as numbers), with the clinic's PK model for plots; a running pump is
     assumed to run on until its bag is empty. 404 before the start or without a weight."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         row, prediction = chair_views.session_prediction(uow, c.clock, actor, session_id)
     if prediction is None:
         raise NotFound(

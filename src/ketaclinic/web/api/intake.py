@@ -113,7 +113,7 @@ class InquiryFormOut(BaseModel):
 def inquiry_form(request: Request, c: AppContainer) -> InquiryFormOut:
     """What an inquiry form needs: a signed form token (valid from ``min_fill_seconds`` to
     ``max_age_seconds`` after it is issued) and the sites a visitor can choose."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         sites = [SiteOut(code=s.code, name=s.name) for s in intake_leads.public_sites(uow)]
     return InquiryFormOut(
         form_token=new_form_token(request),
@@ -190,7 +190,7 @@ def leads(
     status: Annotated[Literal["new", "converted", "dismissed", "all"], Query()] = "new",
 ) -> list[LeadOut]:
     """The front desk's queue (front desk and director), newest first."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         codes = {s.id: s.code for s in uow.sites.all()}
         site_id = None
         if site is not None:
@@ -335,7 +335,7 @@ def record_intake(
 )
 def eligibility(patient_id: IdPath, actor: ApiActor, c: AppContainer) -> EligibilityOut:
     """The latest intake's eligibility result and its signature (clinical roles)."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         view = intake_assessment.eligibility_view(uow, c.clock, actor, patient_id)
     intake, signoff = view.intake, view.signoff
     return EligibilityOut(
@@ -440,7 +440,7 @@ def schedule(
     """Every chair of a site and its visits on one day (default: the caller's first site,
     today)."""
     principal = actor.principal
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         mine = [s for s in uow.sites.all() if principal and s.id in principal.site_ids]
         chosen = mine[0] if site is None and mine else uow.sites.by_code((site or "").upper())
         if chosen is None:

@@ -131,7 +131,7 @@ def dismiss_lead(lead_id: IdPath, actor: ApiActor, c: AppContainer) -> LeadOut:
 def series(patient_id: IdPath, actor: ApiActor, c: AppContainer) -> SeriesListOut:
     """The patient's series with their visits (and cancelled visits), the signed plan a new
     series follows, and what blocks booking one (in words without clinical detail)."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         view = intake_schedule.series_view(uow, c.clock, actor, patient_id)
     return SeriesListOut(
         patient_id=view.patient.id,
@@ -221,7 +221,7 @@ def cancel_visit(
 def hours(site_code: SiteCode, actor: ApiActor, c: AppContainer) -> HoursOut:
     """The site's opening hours per weekday and the step of offered start times (any staff
     member of the site; another site is "not found")."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         site, found = intake_schedule.site_hours(uow, c.clock, actor, site_code)
     return HoursOut.of(site, found)
 

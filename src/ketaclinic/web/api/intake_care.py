@@ -88,7 +88,7 @@ def sign_eligibility(
 def consent_in_force(actor: ApiActor, c: AppContainer) -> ConsentVersionOut:
     """The consent text in force (English, and Spanish when written) with its version; 404
     before the clinic director has written one. Nurses, prescribers and directors."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         version = intake_consent.current_version(uow, c.clock, actor)
     if version is None:
         raise NotFound("consent: the clinic has no consent text yet", field="consent")
@@ -122,7 +122,7 @@ def add_consent_version(
 )
 def patient_consent(patient_id: IdPath, actor: ApiActor, c: AppContainer) -> PatientConsentsOut:
     """The patient's consents (newest first) and whether one is on the version in force."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         view = intake_consent.consent_view(uow, c.clock, actor, patient_id)
     return PatientConsentsOut(
         patient_id=view.patient.id,
@@ -159,7 +159,7 @@ def record_consent(
 def protocols(actor: ApiActor, c: AppContainer) -> list[ProtocolOut]:
     """The protocol catalog: the built-in templates first, then the clinic's own (any staff
     member; no health data)."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         found = intake_plans.list_protocols(uow, c.clock, actor)
     return [ProtocolOut.of(p) for p in found]
 
@@ -201,7 +201,7 @@ def add_protocol(body: ProtocolIn, actor: ApiActor, c: AppContainer) -> Protocol
 )
 def plans(patient_id: IdPath, actor: ApiActor, c: AppContainer) -> PlansOut:
     """The patient's signed treatment plans, newest (the one booked) first."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         view = intake_plans.plan_view(uow, c.clock, actor, patient_id)
     return PlansOut(
         patient_id=view.patient.id,
@@ -254,7 +254,7 @@ def sign_plan(patient_id: IdPath, body: PlanIn, actor: ApiActor, c: AppContainer
 def review(patient_id: IdPath, series_id: IdPath, actor: ApiActor, c: AppContainer) -> ReviewOut:
     """What the end-of-series decision rests on: the PCL-5 baseline and later scores and, with
     follow-ups, change, response and remission (nurses, prescribers, directors)."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         found = intake_review.induction_review(uow, c.clock, actor, patient_id, series_id)
         site = uow.sites.get(found.patient.site_id)
         chairs = {ch.id: ch.code for ch in uow.sites.chairs(found.patient.site_id, retired=True)}

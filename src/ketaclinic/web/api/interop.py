@@ -77,6 +77,8 @@ BUNDLE_SCHEMA: dict[str, Any] = {
 def patient_fhir(patient_id: IdPath, actor: ApiActor, c: AppContainer) -> Response:
     """The patient's record (demographics, measurements, vitals, questionnaires and scores,
     sessions, administrations, appointments, consent, alerts, access log) as one Bundle."""
+    # Not read-only: the export's own audit entry is written in its transaction, so the
+    # Bundle's access log holds it (a read-only unit writes its entries after the reads).
     with c.uow() as uow:
         record = interop.patient_record(uow, c.clock, actor, patient_id)
     bundle = patient_bundle(record, c.clock.now())

@@ -268,7 +268,7 @@ def list_instruments(actor: ApiActor, c: AppContainer) -> InstrumentList:
     """Instrument definitions with our own labels; official wording only where this clinic
     loaded a content pack."""
     del actor  # any signed-in staff member; definitions hold no health data
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         described = mbc_content.catalogue(uow)
     return InstrumentList.model_validate({"items": described})
 
@@ -282,7 +282,7 @@ def get_instrument_definition(
     """One instrument's definition (as in the list); 404 naming the known ids for an unknown
     one."""
     del actor  # any signed-in staff member; definitions hold no health data
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         described = mbc_content.describe_instrument(uow, instrument_id)
     return InstrumentOut.model_validate(described)
 
@@ -295,7 +295,7 @@ def patient_scores(
     instrument: Annotated[list[str] | None, Query(max_length=10)] = None,
 ) -> ScoresOut:
     """The patient's scored responses and safety tasks. Front desk: 403."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         scores = mbc.patient_scores(uow, c.clock, actor, patient_id, instrument)
     return ScoresOut(
         patient_id=patient_id,
@@ -377,7 +377,7 @@ def _recorded(recorded: mbc.Recorded) -> RecordedOut:
 def patient_outcomes(patient_id: IdPath, actor: ApiActor, c: AppContainer) -> OutcomesOut:
     """PCL-5 baseline, change, response, remission, reliable change and durability, each
     definition with its source (REFERENCE.md §8.1)."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         view = mbc.patient_outcomes(uow, c.clock, actor, patient_id)
     first = view.first_infusion
     return OutcomesOut(
@@ -527,7 +527,7 @@ def list_responses(
     """The patient's questionnaire responses as a FHIR R4B ``searchset`` Bundle of
     QuestionnaireResponse resources, newest first, ``_count`` per page (1–100, default 50)
     from ``_offset``; ``link`` carries ``next`` while more remain. Clinical roles."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         page = mbc.response_page(uow, c.clock, actor, patient_id, limit=count, offset=offset)
     base = str(request.url.remove_query_params(["_count", "_offset"]))
 
@@ -580,7 +580,7 @@ def list_safety_tasks(
 ) -> SafetyTaskList:
     """Safety tasks of your sites (``site``: one of them, by code): the open ones oldest due
     first, or with ``status=all`` every task newest first. Prescribers and directors."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         site_id = None
         if site is not None:
             found = uow.sites.by_code(site)
@@ -653,6 +653,6 @@ def outcome_report(
     """PCL-5 cohort outcomes of your sites, overall, per site and per protocol, for follow-up
     scores dated ``from``–``to`` (baseline: the last PCL-5 on or before each patient's first
     infusion). Directors only; the CSV of the same is at ``/reports/outcomes.csv``."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         report = mbc_cohort.outcome_report(uow, c.clock, actor, start=start, end=end)
     return CohortReportOut.model_validate(report.as_dict())

@@ -18,7 +18,7 @@ router = APIRouter()
 
 @router.get("/admin/audit", response_class=HTMLResponse)
 def audit_overview(request: Request, actor: PageActor, c: AppContainer) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         principal = audit_svc.require_role(uow, c.clock, actor, "audit", {Role.DIRECTOR})
         report = audit_svc.verify(uow)
         entries = uow.audit.recent(200, principal.site_ids)
@@ -29,6 +29,6 @@ def audit_overview(request: Request, actor: PageActor, c: AppContainer) -> Respo
 
 @router.get("/patients/{patient_id}/access-log", response_class=HTMLResponse)
 def access_log(request: Request, patient_id: IdPath, actor: PageActor, c: AppContainer) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         patient, entries = svc.access_log(uow, c.clock, actor, patient_id)
     return render(request, "access_log.html", {"patient": patient, "entries": entries})

@@ -26,7 +26,7 @@ router = APIRouter()
 
 def _page(request: Request, c: AppContainer, actor: PageActor, **extra: Any) -> Response:
     site = active_site(request)  # read for this request (web/deps.py): its phone is current
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         require_role(uow, c.clock, actor, "chair", {Role.DIRECTOR})
         chairs = uow.sites.chairs(site.id, retired=True) if site else []
     context: dict[str, Any] = {

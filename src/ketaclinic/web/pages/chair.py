@@ -69,13 +69,13 @@ def _chair_page(
     form: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         chair = chair_sessions.visible_chair(uow, c.clock, actor, chair_code, VIEW_ROLES)
         open_row = uow.chair.open_session_for_chair(chair.id)
         if open_row is not None and error is None:
             return RedirectResponse(f"/sessions/{open_row.id}", status_code=303)
         site = uow.sites.get(chair.site_id)
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         patients = patients_svc.list_patients(uow, c.clock, actor, site_id=chair.site_id, limit=500)
     principal = actor.principal
     context = {
@@ -159,7 +159,7 @@ def session_record(
     request: Request, session_id: IdPath, actor: PageActor, c: AppContainer
 ) -> Response:
     """The whole session on one printable page."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         d = chair_views.session_detail(uow, c.clock, actor, session_id, "record")
     context = session_context(d, actor, None, {})
     context["title"] = f"Session record · {d.chair.code} · {d.patient.mrn}"
@@ -175,7 +175,7 @@ def session_record(
 @router.get("/sessions/{session_id}/record.pdf")
 def session_record_pdf(session_id: IdPath, actor: PageActor, c: AppContainer) -> Response:
     """The printable record as a PDF file (web/pages/chair_record.py); audited as a read."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         d = chair_views.session_detail(uow, c.clock, actor, session_id, "record.pdf")
         rules = clinic_settings.clinic_alert_rules(uow)
     pdf = chair_record.render_record_pdf(d, _thresholds(rules))
@@ -193,7 +193,7 @@ def instructions(
     """Printable discharge instructions, a document for the patient: in the patient's
     preferred language, or the one chosen with ``?lang=`` (web/i18n.py); dates in the site's
     time zone, written as that language writes them."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         d = chair_views.session_detail(uow, c.clock, actor, session_id, "instructions")
     context = session_context(d, actor, None, {})
     context.update(i18n.page_context(request, i18n.for_patient(request, d.patient)))
@@ -216,7 +216,7 @@ def _thresholds(rules: AlertRules) -> list[ThresholdLine]:
 
 @router.get("/sessions/{session_id}/vitals.svg")
 def vitals_chart(session_id: IdPath, actor: PageActor, c: AppContainer) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         row, readings = chair_views.session_vitals(uow, c.clock, actor, session_id)
         site = uow.sites.get(row.site_id)
         rules = clinic_settings.clinic_alert_rules(uow)
@@ -233,7 +233,7 @@ def vitals_chart(session_id: IdPath, actor: PageActor, c: AppContainer) -> Respo
 
 @router.get("/sessions/{session_id}/concentration.svg")
 def concentration_chart(session_id: IdPath, actor: PageActor, c: AppContainer) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         _row, prediction = chair_views.session_prediction(uow, c.clock, actor, session_id)
     if prediction is None:
         raise NotFound("no prediction: nothing has been charted yet, or no weight is known")

@@ -148,7 +148,7 @@ def render_session(
     form: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         d = chair_views.session_detail(uow, c.clock, actor, session_id)
         # The CADSS-6 form: the clinic's licensed wording if loaded, live totals (mbc.js).
         cadss = embedded_form(

@@ -112,7 +112,7 @@ def _render(
     error: FieldError | None = None,
     status: int = 200,
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         view = clinic_settings.settings_view(uow, c.clock, actor, kind)
     return render(
         request,

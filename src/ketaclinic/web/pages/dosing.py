@@ -106,7 +106,7 @@ def dose_preview(
 ) -> Response:
     """The live result: numbers, limits and weight findings for the form's current values."""
     values = _with_defaults(form, DEFAULT_MG_PER_KG, "")
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         preview = _preview(uow, c, actor, patient_id, values)
     return render(request, "dosing/_result.html", _result_context(preview, values, patient_id))
 
@@ -117,7 +117,7 @@ def dose_plot(patient_id: IdPath, actor: PageActor, c: AppContainer, form: DoseF
     the typical curve, the population 5–95 % band and the landmark ranges (illustrative; never
     drives dosing). Bad input or a dose at a hard limit is a 422 naming the field."""
     values = _with_defaults(form, DEFAULT_MG_PER_KG, "")
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         prediction = dosing_tools.preview_curve(uow, c.clock, actor, patient_id, _request(values))
     image = render_concentration_plot(
         curves=(prediction.result,),
@@ -240,7 +240,7 @@ def order_plot(
     """The order's predicted plasma concentration with the population 5–95 % band and the
     landmark ranges (illustrative; never drives dosing)."""
     _order_of_patient(c, actor, patient_id, order_id)
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         curve = dosing_tools.order_curve(uow, c.clock, actor, order_id, model or None)
     prediction = curve.prediction
     image = render_concentration_plot(
@@ -263,7 +263,7 @@ def _render_dose_page(
     error: FieldError | None = None,
     status: int = 200,
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         page = dosing.dose_page(uow, c.clock, actor, patient_id)
         values = _with_defaults(form, page.default_mg_per_kg, page.default_protocol)
         preview = _preview(uow, c, actor, patient_id, values)
@@ -296,7 +296,7 @@ def _render_order(
     status: int = 200,
 ) -> Response:
     order = _order_of_patient(c, actor, patient_id, order_id)
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         chosen = model if model in MODELS else dosing_tools.check_clinician(uow, c.clock, actor)
         names = dosing.staff_names(uow, [order])
         patient = uow.patients.get(order.patient_id)
@@ -335,7 +335,7 @@ def _order_of_patient(
     roles: frozenset[Role] = dosing.VIEW_ROLES,
 ) -> DoseOrder:
     """The order as the signed-in user may see it (audited), and only under its own patient."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         order = dosing.get_order(uow, c.clock, actor, order_id, roles)
     if order.patient_id != patient_id:
         raise NotFound(f"dose order {order_id} not found for patient {patient_id}")

@@ -50,7 +50,7 @@ def pk_explorer(
     minutes: Text20 = "",
     age_years: Text20 = "",
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         clinic_model = dosing_tools.check_clinician(uow, c.clock, actor)
     form = _explorer_form(clinic_model, model, weight_kg, mg_per_kg, minutes, age_years)
     context: dict[str, Any] = {
@@ -96,7 +96,7 @@ def pk_plot(
     age_years: Text20 = "",
 ) -> Response:
     """The explorer's figure: typical curve, population band, landmarks (illustrative)."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         clinic_model = dosing_tools.check_clinician(uow, c.clock, actor)
     form = _explorer_form(clinic_model, model, weight_kg, mg_per_kg, minutes, age_years)
     run, bands = explore(*_explorer_args(form))
@@ -184,7 +184,7 @@ def _render_library(
     model_error: FieldError | None = None,
     status: int = 200,
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         view = dosing_library.library_view(uow, c.clock, actor)
     return render(
         request,

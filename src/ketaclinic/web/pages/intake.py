@@ -78,7 +78,7 @@ def _text(form: FormData, name: str, limit: int = 10_000) -> str:
 @router.get("/leads", response_class=HTMLResponse)
 def lead_list(request: Request, actor: PageActor, c: AppContainer) -> Response:
     site = active_site(request)
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         leads = intake_leads.list_leads(uow, c.clock, actor, site_id=site.id if site else None)
     return render(request, "intake/leads.html", {"leads": leads})
 
@@ -102,7 +102,7 @@ def _register_form(request: Request, context: dict[str, Any], status: int = 200)
 def register_lead_form(
     request: Request, lead_id: IdPath, actor: PageActor, c: AppContainer
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         lead = intake_leads.get_lead(uow, c.clock, actor, lead_id)
     if lead.patient_id is not None:
         flash(request, f"Lead {lead.id} is already registered.")
@@ -252,7 +252,7 @@ def _intake_context(
 def intake_form(
     request: Request, patient_id: IdPath, actor: PageActor, c: AppContainer
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         start = intake_assessment.start_intake(uow, c.clock, actor, patient_id)
         last = start.last
         form = {
@@ -356,7 +356,7 @@ def record_intake(
 def _eligibility_page(
     request: Request, c: AppContainer, actor: PageActor, patient_id: int, **extra: Any
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         view = intake_assessment.eligibility_view(uow, c.clock, actor, patient_id)
         users = {u.id: u.display_name for u in uow.users.all()}
     principal = actor.principal
@@ -417,7 +417,7 @@ def sign_eligibility(
 def _consent_page(
     request: Request, c: AppContainer, actor: PageActor, patient_id: int, **extra: Any
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         view = intake_consent.consent_view(uow, c.clock, actor, patient_id)
         users = {u.id: u.display_name for u in uow.users.all()}
     # The consent text, and the words the patient reads beside it, are in the patient's language
@@ -480,7 +480,7 @@ def record_consent(
 
 @router.get("/admin/consent", response_class=HTMLResponse)
 def consent_admin(request: Request, actor: PageActor, c: AppContainer) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         versions = intake_consent.consent_versions(uow, c.clock, actor)
     return render(request, "intake/admin_consent.html", {"versions": versions, "error": None})
 

@@ -65,7 +65,7 @@ def _page(
     status: int = 200,
 ) -> HTMLResponse:
     c = request.app.state.container
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         org = uow.sites.organisation_name() or "ketaclinic"
     lang = choice.lang
     base = {
@@ -158,7 +158,7 @@ async def screening_submit(request: Request) -> Response:
 def _inquiry_context(
     request: Request, c: AppContainer, form: dict[str, str], errors: dict[str, str]
 ) -> dict[str, Any]:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         sites = intake_leads.public_sites(uow)
     return {
         "sites": sites,

@@ -64,7 +64,7 @@ def _sentence(text: str) -> str:
 def _plan_page(
     request: Request, c: AppContainer, actor: PageActor, patient_id: int, **extra: Any
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         view = intake_plans.plan_view(uow, c.clock, actor, patient_id)
         users = {u.id: u.display_name for u in uow.users.all()}
     principal = actor.principal
@@ -149,7 +149,7 @@ def sign_plan(
 def _series_page(
     request: Request, c: AppContainer, actor: PageActor, patient_id: int, **extra: Any
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         view = intake_schedule.series_view(uow, c.clock, actor, patient_id)
     context: dict[str, Any] = {"view": view, "error": None, "error_field": None, "form": {}}
     status = int(extra.pop("status", 200))
@@ -274,7 +274,7 @@ def _review_page(
     series_id: int,
     **extra: Any,
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         review = intake_review.induction_review(uow, c.clock, actor, patient_id, series_id)
         users = {u.id: u.display_name for u in uow.users.all()}
     principal = actor.principal
@@ -396,7 +396,7 @@ def schedule(
     if site is None:
         raise InvalidInput.for_field("site", None, "a site you are assigned to")
     day = parse_day("date", date) if date else local_today(c.clock, site)
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         view = intake_schedule.day_view(uow, c.clock, actor, site.id, day)
     context = {
         "view": view,
@@ -412,7 +412,7 @@ def schedule(
 
 
 def _protocols_page(request: Request, c: AppContainer, actor: PageActor, **extra: Any) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         require_role(uow, c.clock, actor, "protocol", DIRECTOR)
         protocols = intake_plans.list_protocols(uow, c.clock, actor)
     context: dict[str, Any] = {
@@ -518,7 +518,7 @@ def add_protocol(
 
 def _hours_page(request: Request, c: AppContainer, actor: PageActor, **extra: Any) -> Response:
     site = active_site(request)
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         require_role(uow, c.clock, actor, "clinic_hours", DIRECTOR)
         hours = intake_schedule.clinic_hours(uow, site.id) if site else None
     by_day = {h.weekday: h for h in hours.hours} if hours else {}

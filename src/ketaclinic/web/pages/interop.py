@@ -44,7 +44,7 @@ KEY_MAX_BYTES = 4096
 
 def _director(request: Request, actor: PageActor, c: AppContainer) -> Site:
     """The active site, after checking the caller is a director (refusal audited)."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         interop.visible_sites(uow, c.clock, actor, PAGE_RESOURCE, {Role.DIRECTOR})
     site = active_site(request)
     if site is None:
@@ -81,6 +81,8 @@ def patient_fhir(
 ) -> Response:
     """The patient's FHIR Bundle as a download."""
     _director(request, actor, c)
+    # Not read-only: the export's own audit entry is written in its transaction, so the
+    # Bundle's access log holds it (a read-only unit writes its entries after the reads).
     with c.uow() as uow:
         record = interop.patient_record_by_mrn(uow, c.clock, actor, mrn)
     text = to_json(patient_bundle(record, c.clock.now()))

@@ -186,7 +186,7 @@ def _score_form_page(
     error_field: str | None = None,
     status: int = 200,
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         site = uow.sites.get(patient.site_id)
         form = mbc_content.instrument_form(uow, instrument, language)
     values.setdefault("completed_at", _local_now(c, site))
@@ -217,7 +217,7 @@ def score_form(
     lang: Annotated[str, Query(max_length=5)] = "en",
 ) -> Response:
     """A form for one instrument; ``lang`` chooses the wording shown (en/es)."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         patient = mbc.patient_for_entry(uow, c.clock, actor, patient_id)
     if instrument == "cssrs":
         return RedirectResponse(f"/patients/{patient.id}/cssrs/new", status_code=303)
@@ -371,7 +371,7 @@ def _cssrs_page(
 
 @router.get("/patients/{patient_id}/cssrs/new", response_class=HTMLResponse)
 def cssrs_form(request: Request, patient_id: IdPath, actor: PageActor, c: AppContainer) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         patient = mbc.patient_for_entry(uow, c.clock, actor, patient_id)
     return _cssrs_page(request, patient, {"form": "since_last_contact", "yes": set()})
 
@@ -423,7 +423,7 @@ def submit_cssrs(
 def outcomes_page(
     request: Request, patient_id: IdPath, actor: PageActor, c: AppContainer
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         view = mbc.patient_outcomes(uow, c.clock, actor, patient_id)
     return render(
         request,
@@ -535,7 +535,7 @@ def _self_report_page(
 def self_report_form(
     request: Request, patient_id: IdPath, actor: PageActor, c: AppContainer
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         patient = mbc.patient_for_entry(uow, c.clock, actor, patient_id)
     values = {"instruments": ["pcl5"], "expires_in_days": "7", "send_email": True}
     return _self_report_page(request, patient, values)

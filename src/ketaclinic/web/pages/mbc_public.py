@@ -70,7 +70,7 @@ Throttled = Depends(_throttle)
 def _org_and_site(c: Container, site_id: int | None) -> tuple[str, Site | None]:
     """The clinic's name, and the site whose phone number the page gives (none when the link
     is unknown)."""
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         org = uow.sites.organisation_name() or "ketaclinic"
         return org, (uow.sites.get(site_id) if site_id is not None else None)
 
@@ -107,7 +107,7 @@ def _form_page(
     status: int = 200,
 ) -> Response:
     lang = choice.lang
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         forms = [mbc_content.instrument_form(uow, i, lang) for i in link.instrument_ids]
         org = uow.sites.organisation_name() or "ketaclinic"
         site = uow.sites.get(link.site_id)
@@ -139,7 +139,7 @@ def respond_form(
 ) -> Response:
     del lang  # read by i18n.negotiate() from the query string
     try:
-        with c.uow() as uow:
+        with c.uow(readonly=True) as uow:
             link = mbc_self_report.usable_link(uow, c.clock, token)
     except mbc_self_report.LinkNotUsable as error:
         return _unusable(request, c, error, i18n.negotiate(request))

@@ -40,7 +40,7 @@ def outcome_report_page(
     values = {"from": start, "to": end}
     try:
         first, last = _report_dates(start, end)
-        with c.uow() as uow:
+        with c.uow(readonly=True) as uow:
             report = mbc_cohort.outcome_report(uow, c.clock, actor, start=first, end=last)
     except InvalidInput as error:
         context = {"report": None, "values": values, "error": error.message}
@@ -62,7 +62,7 @@ def outcome_report_csv(
     end: Annotated[str, Query(alias="to", max_length=10)] = "",
 ) -> Response:
     first, last = _report_dates(start, end)
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         report = mbc_cohort.outcome_report(uow, c.clock, actor, start=first, end=last)
     name = f"pcl5-outcomes-{first or 'start'}-{last or 'today'}.csv"
     return Response(

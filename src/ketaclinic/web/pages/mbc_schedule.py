@@ -44,7 +44,7 @@ def _schedules_page(
     error_protocol: str | None = None,
     status: int = 200,
 ) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         schedules = mbc_sweep.schedule_settings(uow, c.clock, actor)
     principal = actor.principal
     return render(
@@ -119,7 +119,7 @@ def notices_page(request: Request, actor: PageActor, c: AppContainer) -> Respons
     """Open notices of the active site: patients whose scheduled questionnaire link could not
     be e-mailed."""
     site = active_site(request)
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         notices = mbc_sweep.open_notices(uow, c.clock, actor, site.id) if site else []
     context: dict[str, Any] = {"notices": notices, "site": site}
     return render(request, "mbc/notices.html", context)

@@ -56,7 +56,7 @@ def _may_close(request: Request) -> bool:
 
 @router.get("/safety-tasks/{task_id}", response_class=HTMLResponse)
 def task_page(request: Request, task_id: IdPath, actor: PageActor, c: AppContainer) -> Response:
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         view = mbc_safety.task_detail(uow, c.clock, actor, task_id)
     return _task_page(request, c, view)
 
