@@ -106,7 +106,7 @@ def _catalog_for(protocol_id: str) -> Mapping[str, Protocol]:
         return BUILTIN_PROTOCOLS  # no database: the built-in protocols are all there is
     engine = make_engine(settings.effective_database_url)
     try:
-        with SqlUnitOfWorkFactory(engine)() as uow:
+        with SqlUnitOfWorkFactory(engine)(readonly=True) as uow:
             return catalog(uow)
     except SQLAlchemyError as error:
         raise InvalidInput.for_field(
