@@ -80,8 +80,7 @@ def db_upgrade(as_json: bool = JSON_OPTION) -> None:
     """Apply every pending migration."""
     from ketaclinic.adapters.db import migrate
 
-    c = open_container()
-    migrate.upgrade(c.engine)
+    c = upgraded_container()
     result = {"revision": migrate.current_revision(c.engine)}
     emit(
         result,

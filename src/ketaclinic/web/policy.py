@@ -8,6 +8,7 @@ test, so no route ships without a decision about who may use it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ketaclinic.domain.people import Role
@@ -300,23 +301,26 @@ POLICIES: dict[str, Policy] = {
 }
 
 
+def walk_routes(routes: Iterable[object], base: str = "") -> Iterator[tuple[str, object]]:
+    """(prefix, route) for every route under ``routes``, through included routers (FastAPI
+    keeps an included router's routes behind it, with the prefix it was included under)."""
+    for route in routes:
+        original = getattr(route, "original_router", None)
+        if original is not None:
+            yield from walk_routes(original.routes, base + route.include_context.prefix)  # type: ignore[attr-defined]
+        else:
+            yield base, route
+
+
 def route_keys(app: object) -> list[str]:
     """``"METHOD /path"`` for every application route (docs, OpenAPI and static files aside)."""
     keys: list[str] = []
-
-    def walk(routes: list[object], base: str) -> None:
-        for route in routes:
-            original = getattr(route, "original_router", None)
-            if original is not None:
-                walk(original.routes, base + route.include_context.prefix)  # type: ignore[attr-defined]
-                continue
-            path = getattr(route, "path", None)
-            methods = getattr(route, "methods", None)
-            if path is None or not methods or path.startswith(("/static", "/docs")):
-                continue
-            if path in {"/api/v1/openapi.json", "/api/v1/docs"}:
-                continue
-            keys.extend(f"{m} {base}{path}" for m in sorted(methods) if m != "HEAD")
-
-    walk(list(getattr(app, "routes", [])), "")
+    for base, route in walk_routes(list(getattr(app, "routes", []))):
+        path = getattr(route, "path", None)
+        methods = getattr(route, "methods", None)
+        if path is None or not methods or path.startswith(("/static", "/docs")):
+            continue
+        if path in {"/api/v1/openapi.json", "/api/v1/docs"}:
+            continue
+        keys.extend(f"{m} {base}{path}" for m in sorted(methods) if m != "HEAD")
     return sorted(set(keys))

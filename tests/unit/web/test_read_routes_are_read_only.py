@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 
 from ketaclinic.web.api import router as api_router
 from ketaclinic.web.pages import router as pages_router
+from ketaclinic.web.policy import walk_routes
 
 # GET routes that write on purpose, with why.
 WRITES_ON_PURPOSE = {
@@ -30,19 +31,11 @@ WRITES_ON_PURPOSE = {
 
 
 def get_routes() -> Iterator[tuple[str, APIRoute]]:
-    """(full path, route) of every GET route, through the included routers (as
-    web/policy.route_keys walks them)."""
-
-    def walk(routes: list[object], base: str) -> Iterator[tuple[str, APIRoute]]:
-        for route in routes:
-            original = getattr(route, "original_router", None)
-            if original is not None:
-                yield from walk(original.routes, base + route.include_context.prefix)  # type: ignore[attr-defined]
-            elif isinstance(route, APIRoute) and "GET" in route.methods:
-                yield base + route.path, route
-
+    """(full path, route) of every GET route, through the included routers."""
     for router in (api_router, pages_router):
-        yield from walk(list(router.routes), "")
+        for base, route in walk_routes(router.routes):
+            if isinstance(route, APIRoute) and "GET" in route.methods:
+                yield base + route.path, route
 
 
 def functions_reached(fn: Callable[..., object], depth: int = 2) -> Iterator[FunctionType]:
