@@ -7,10 +7,11 @@ transaction and, on commit, hands its entries to the engine's :class:`AuditGroup
 waits until they are durable — the response still leaves only after its audit entry is on disk.
 
 Whoever arrives while no write is in progress becomes the *leader*: it writes every entry that
-is waiting, from every thread, in one transaction (one lock, one fsync), then wakes the others.
-Entries that arrive during that write go in the next one. There is no background thread, so
-nothing needs starting or stopping, and an idle engine costs nothing. Entries keep the order in
-which they were handed over; each keeps its own time.
+is waiting, from every thread, in one transaction (one lock, one fsync), then wakes the threads
+whose entries it wrote. Entries that arrive during that write go in the next one, led by the
+first of their threads. There is no background thread, so nothing needs starting or stopping,
+and an idle engine costs nothing. Entries keep the order in which they were handed over; each
+keeps its own time.
 """
 
 from __future__ import annotations
@@ -30,54 +31,84 @@ from ketaclinic.domain.audit import AuditEntry, AuditRecord
 Item = tuple[AuditRecord, dt.datetime]
 
 
-@dataclass(eq=False)
 class _Ticket:
-    items: Sequence[Item]
-    done: bool = False
-    error: BaseException | None = None
+    """One caller's entries and its wake-up: ``_wake`` is held from creation and released once,
+    when the entries are written (``done``) or when the caller is to lead the next write."""
+
+    __slots__ = ("_wake", "done", "error", "items")
+
+    def __init__(self, items: Sequence[Item]) -> None:
+        self.items = items
+        self.done = False
+        self.error: BaseException | None = None
+        self._wake = threading.Lock()
+        self._wake.acquire()
+
+    def wait(self) -> None:
+        self._wake.acquire()
+
+    def wake(self) -> None:
+        self._wake.release()
 
 
 @dataclass(eq=False)
 class AuditGroupCommit:
     _waiting: list[_Ticket] = field(default_factory=list)
     _writing: bool = False
-    _cond: threading.Condition = field(default_factory=threading.Condition)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     batches: int = 0  # transactions written, for tests and the benchmark
 
     def write(self, items: Sequence[Item], conn: Connection) -> None:
         """Append ``items`` to the audit chain and return once they are committed (or raise
         what the write raised). ``conn`` is the caller's connection, outside any transaction:
         a leader writes on its own connection, so waiting never needs another one from the
-        pool (where the waiters hold theirs)."""
+        pool (where the waiters hold theirs).
+
+        Only the threads whose entries were written are woken, each by its own ticket, and
+        the first still waiting is woken to lead the next write: a condition shared by all
+        would wake every waiter after every write, and under load those wake-ups (each a
+        thread switch and a turn at the interpreter lock) cost more than the write."""
         if not items:
             return None
         ticket = _Ticket(items)
-        with self._cond:
+        with self._lock:
             self._waiting.append(ticket)
-            while not ticket.done and self._writing:
-                self._cond.wait()
+            lead = not self._writing
+            self._writing = True
+        if not lead:
+            ticket.wait()
             if ticket.done:
                 return self._outcome(ticket)
-            # No write in progress and ours is not done: lead the next one.
+            # Not written yet: handed the lead of the next write (our entries are in it).
+        with self._lock:
             batch, self._waiting = self._waiting, []
-            self._writing = True
-        error: BaseException | None = None
+        error = self._append(batch, conn)
+        with self._lock:
+            for waiter in batch:
+                waiter.done, waiter.error = True, error
+            self.batches += 1
+            successor = self._waiting[0] if self._waiting else None
+            self._writing = successor is not None
+        for waiter in batch:
+            if waiter is not ticket:
+                waiter.wake()
+        if successor is not None:
+            successor.wake()
+        return self._outcome(ticket)
+
+    @staticmethod
+    def _append(batch: Sequence[_Ticket], conn: Connection) -> BaseException | None:
+        """Write every entry of ``batch`` in one transaction; what it raised, if it did."""
         readonly = conn.info.get(READONLY_KEY, False)
         conn.info[READONLY_KEY] = False  # a write transaction (BEGIN IMMEDIATE on SQLite)
         try:
             with conn.begin():
                 SqlAuditLog(conn).append_many([item for t in batch for item in t.items])
-        except BaseException as raised:  # handed to every waiter, re-raised below
-            error = raised
+        except BaseException as raised:  # handed to every waiter, re-raised by each
+            return raised
         finally:
             conn.info[READONLY_KEY] = readonly
-        with self._cond:
-            for waiter in batch:
-                waiter.done, waiter.error = True, error
-            self._writing = False
-            self.batches += 1
-            self._cond.notify_all()
-        return self._outcome(ticket)
+        return None
 
     @staticmethod
     def _outcome(ticket: _Ticket) -> None:

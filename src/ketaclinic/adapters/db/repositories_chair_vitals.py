@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ketaclinic.adapters.db import tables as t
 from ketaclinic.adapters.db import tables_chair as c
-from ketaclinic.adapters.db.repositories import as_utc, utc
+from ketaclinic.adapters.db.repositories import as_utc, sqlite_time, utc
 from ketaclinic.adapters.db.repositories_chair_records import staff_actor
 from ketaclinic.domain.alerts import (
     Alert,
@@ -146,7 +146,7 @@ class ChairVitalsStore:
                         link["session_id"],
                         link["kind"],
                         link["value"],
-                        _sqlite_time(link["observed_at"]),
+                        sqlite_time(link["observed_at"]),
                         1 if link["usable"] else 0,
                     )
                     for link in links
@@ -156,12 +156,12 @@ class ChairVitalsStore:
 
     def _sqlite_insert_readings(self, columns: dict[str, list[Any]]) -> list[Any]:
         """SQLite: multi-row ``INSERT … RETURNING`` sent as driver SQL, the times already in
-        the text SQLAlchemy stores them as (:func:`_sqlite_time`); SQLAlchemy's processing of
+        the text SQLAlchemy stores them as (:func:`sqlite_time`); SQLAlchemy's processing of
         every value of a batch cost more than the insert. At most _SQLITE_ROWS_PER_INSERT rows
         per statement, well under SQLite's limit on bound values; the text is cached per row
         count."""
         for name in ("observed_at", "recorded_at"):
-            columns = {**columns, name: [_sqlite_time(value) for value in columns[name]]}
+            columns = {**columns, name: [sqlite_time(value) for value in columns[name]]}
         rows = list(zip(*columns.values(), strict=True))
         returned: list[Any] = []
         for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
@@ -448,14 +448,10 @@ def _sqlite_slices(since: dt.datetime, until: dt.datetime, max_points: int) -> s
     chairs share one window."""
     return json.dumps(
         [
-            [_sqlite_time(start), _sqlite_time(end or _END_OF_TIME)]
+            [sqlite_time(start), sqlite_time(end or _END_OF_TIME)]
             for start, end in trend_slices(since, until, max_points)
         ]
     )
-
-
-def _sqlite_time(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _parse_time(value: dt.datetime | str) -> dt.datetime:
