@@ -175,7 +175,7 @@ def export_research_cmd(
         raise InvalidInput.for_field("--format", fmt, "csv or parquet")
     c = current_container()
     key = research.new_key(key_file) if new_key else research.load_key(key_file)
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         codes = [s.code for s in uow.sites.all()]
     chosen = [site.upper()] if site else codes
     counts: dict[str, dict[str, int]] = {}

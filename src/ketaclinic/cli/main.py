@@ -267,7 +267,7 @@ def chair_list(
 ) -> None:
     """The site's chairs, in service and retired."""
     c = upgraded_container()
-    with c.uow() as uow:
+    with c.uow(readonly=True) as uow:
         where = _site(uow, site)
         chairs = uow.sites.chairs(where.id, retired=True)
     rows = [_chair_json(chair, where) for chair in chairs]
@@ -287,7 +287,8 @@ def chair_list(
 def audit_verify(as_json: bool = JSON_OPTION) -> None:
     """Check the audit trail's hash chain; exits 1 when an entry was altered or removed."""
     c = current_container()
-    with c.uow() as uow:
+    # Read-only: one moment of the chain, without holding up the clinic's writers meanwhile.
+    with c.uow(readonly=True) as uow:
         report = audit_svc.verify(uow)
     result = {
         "ok": report.ok,

@@ -273,7 +273,7 @@ def outcomes_command(
     first, last = _due(start, "--from"), _due(end, "--to")
     c = upgraded_container()
     try:
-        with c.uow() as uow:
+        with c.uow(readonly=True) as uow:
             user = uow.users.by_username(director.strip().lower())
             if user is None or not user.active:
                 raise NotFound(f"--as: no active staff account named {director!r}", field="--as")

@@ -206,11 +206,13 @@ def site_records(
     *,
     batch: int = BATCH,
 ) -> Iterator[list[PatientRecord]]:
-    """The site's patient records, ``batch`` at a time, in id order. Each batch is read and its
-    per-patient export entries appended in one short transaction."""
+    """The site's patient records, ``batch`` at a time, in id order. Each batch is read in one
+    read-only unit of work whose per-patient export entries are durable before it is yielded."""
     after = 0
     while True:
-        with uow_factory() as uow:
+        # Read-only: the batch's entries go through the group commit when it commits, so an
+        # export never holds the write lock (on SQLite, the monitor feed's) while it reads.
+        with uow_factory(readonly=True) as uow:
             ids = uow.records.patient_ids(frozenset({export.site.id}), after_id=after, limit=batch)
             if not ids:
                 return
@@ -238,7 +240,7 @@ def site_audit_entries(
     """The site's audit entries up to the moment the export started, oldest first."""
     after = 0
     while after < export.audit_head_seq:
-        with uow_factory() as uow:
+        with uow_factory(readonly=True) as uow:
             chunk = []
             for entry in uow.audit.entries(after_seq=after, batch=batch):
                 if entry.seq > export.audit_head_seq:

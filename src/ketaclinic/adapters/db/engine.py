@@ -6,6 +6,11 @@ trail), and taking the write lock up front avoids lock-upgrade failures under co
 unit of work declared read-only (sign-in checks, menus, pages and API reads) begins DEFERRED
 instead, with the connection in ``query_only`` mode: a write slipped into it fails at once and
 by name, rather than racing for the lock it did not take (SQLITE_BUSY under load).
+
+PostgreSQL runs a read-only unit as a ``REPEATABLE READ, READ ONLY`` transaction: every query of
+a page sees the database at one moment (the director's chain check reads the head and then the
+entries, which the monitor feed appends to all the while), and a write slipped into it fails by
+name, as on SQLite. Other transactions are READ COMMITTED.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ POSTGRES_POOL_SIZE = 20
 READONLY_KEY = "ketaclinic.readonly"
 # Whether the SQLite connection is in ``PRAGMA query_only`` now (switched only on a change).
 _QUERY_ONLY_KEY = "ketaclinic.query_only"
+# Whether the PostgreSQL connection begins REPEATABLE READ, READ ONLY now (switched on a change).
+_SNAPSHOT_KEY = "ketaclinic.snapshot"
 # synchronous=FULL: an acknowledged commit survives a power cut, not only a process crash.
 
 
@@ -59,9 +66,33 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(
+    engine = sa.create_engine(
         url, echo=echo, pool_size=POSTGRES_POOL_SIZE, max_overflow=10, pool_pre_ping=True
     )
+    _configure_postgres(engine)
+    return engine
+
+
+def _configure_postgres(engine: Engine) -> None:
+    import psycopg  # here, so that SQLite alone never loads libpq
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info.pop(READONLY_KEY, None)  # as on SQLite: the next user writes by default
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        readonly = connection.info.get(READONLY_KEY, False)
+        if connection.info.get(_SNAPSHOT_KEY, False) == readonly:
+            return
+        # psycopg puts both in the BEGIN it sends with the first statement: no round trip,
+        # unless the pool's liveness check already opened a transaction, which ends first.
+        raw = connection.connection.driver_connection
+        if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            raw.rollback()
+        raw.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ if readonly else None
+        raw.read_only = readonly or None
+        connection.info[_SNAPSHOT_KEY] = readonly
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -36,7 +36,7 @@ def write_clinic_bundle(
 ) -> int:
     """Write every patient of every site the caller may export into one Bundle at ``path``;
     returns the number of entries."""
-    with uow_factory() as uow:
+    with uow_factory(readonly=True) as uow:
         codes = [s.code for s in uow.sites.all()]
     now = clock.now()
     envelope = {
