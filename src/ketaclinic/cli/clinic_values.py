@@ -40,6 +40,14 @@ class ClinicValues(Generic[T]):
     database: str = ""
 
 
+def bounded_url(url: str) -> str:
+    """A PostgreSQL URL that gives up connecting after DB_CONNECT_TIMEOUT_S (libpq would wait
+    as long as the network lets it), unless it sets its own ``connect_timeout``."""
+    if url.startswith("sqlite") or "connect_timeout" in url:
+        return url
+    return url + ("&" if "?" in url else "?") + f"connect_timeout={DB_CONNECT_TIMEOUT_S}"
+
+
 def read_clinic_values(read: Callable[[UnitOfWork], T], shipped: T) -> ClinicValues[T]:
     """``read`` in a read-only unit of work on the configured database, or ``shipped`` with the
     reason none could be read."""
@@ -55,15 +63,12 @@ def read_clinic_values(read: Callable[[UnitOfWork], T], shipped: T) -> ClinicVal
         return ClinicValues(shipped, SHIPPED, f"the settings are invalid ({reason})")
     configured = normalise_url(settings.effective_database_url)
     where = sa.engine.make_url(configured).render_as_string(hide_password=True)
-    url = configured
     if is_sqlite(configured):
         path = Path(sa.engine.make_url(configured).database or "")
         if not path.is_file():  # connecting would create an empty database file
             unset = "" if settings.database_url else "KETACLINIC_DATABASE_URL is unset and "
             return ClinicValues(shipped, SHIPPED, f"no database configured ({unset}no {path})")
-    elif "connect_timeout" not in configured:
-        url += ("&" if "?" in url else "?") + f"connect_timeout={DB_CONNECT_TIMEOUT_S}"
-    engine = make_engine(url)
+    engine = make_engine(bounded_url(configured))
     try:
         with SqlUnitOfWorkFactory(engine)(readonly=True) as uow:
             values = read(uow)
