@@ -23,3 +23,14 @@ def uow_factory(
     engine = make_engine(provision_db(request.param))
     yield SqlUnitOfWorkFactory(engine)
     engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def factory(
+    request: pytest.FixtureRequest, provision_db: Callable[[str], str]
+) -> Iterator[SqlUnitOfWorkFactory]:
+    """A unit-of-work factory on a fresh SQLite database and on a fresh PostgreSQL database,
+    for what only a real database shows (locks, snapshots, concurrent writers)."""
+    engine = make_engine(provision_db(request.param))
+    yield SqlUnitOfWorkFactory(engine)
+    engine.dispose()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,6 @@ from ketaclinic.domain.audit import AuditAction, AuditRecord
 from ketaclinic.services import audit as audit_svc
 
 T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def factory(
-    request: pytest.FixtureRequest, provision_db: Callable[[str], str]
-) -> Iterator[SqlUnitOfWorkFactory]:
-    engine = make_engine(provision_db(request.param))
-    yield SqlUnitOfWorkFactory(engine)
-    engine.dispose()
 
 
 def read(n: int) -> AuditRecord:

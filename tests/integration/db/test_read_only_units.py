@@ -5,26 +5,15 @@ so the director's chain check is not fooled by entries appended while it reads."
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from ketaclinic.adapters.db.engine import make_engine
 from ketaclinic.adapters.db.uow import SqlUnitOfWorkFactory
 from ketaclinic.domain.audit import AuditAction, AuditRecord
 from ketaclinic.services import audit as audit_svc
 
 T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def factory(
-    request: pytest.FixtureRequest, provision_db: Callable[[str], str]
-) -> Iterator[SqlUnitOfWorkFactory]:
-    engine = make_engine(provision_db(request.param))
-    yield SqlUnitOfWorkFactory(engine)
-    engine.dispose()
 
 
 def append(factory: SqlUnitOfWorkFactory, n: int) -> None:

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from itertools import combinations
 
-import pytest
-
-from ketaclinic.adapters.db.engine import make_engine
 from ketaclinic.adapters.db.uow import SqlUnitOfWorkFactory
 from ketaclinic.domain.eligibility import Decision
 from ketaclinic.domain.errors import Conflict
@@ -39,15 +36,6 @@ NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)  # Monday, 07:00 in Miami
 START = dt.date(2026, 11, 30)  # the Monday after
 PATIENTS = 8
 CAPACITY = 6  # 2 chairs × 3 visits of 180 min in 10 opening hours
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def factory(
-    request: pytest.FixtureRequest, provision_db: Callable[[str], str]
-) -> Iterator[SqlUnitOfWorkFactory]:
-    engine = make_engine(provision_db(request.param))
-    yield SqlUnitOfWorkFactory(engine)
-    engine.dispose()
 
 
 def seed(factory: SqlUnitOfWorkFactory) -> tuple[Actor, list[int]]:
