@@ -98,9 +98,9 @@ def current_container() -> Container:
 
 
 def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Decorate a command so a :class:`KetaclinicError` becomes :func:`fail`, and a database
-    failure nobody foresaw one line naming its kind (never a traceback; the driver's text is
-    left out, as it may quote stored values)."""
+    """Decorate a command so a :class:`KetaclinicError` or a bad setting becomes :func:`fail`,
+    and a database failure nobody foresaw one line naming its kind (never a traceback; the
+    driver's text is left out, as it may quote stored values)."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -108,6 +108,8 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except KetaclinicError as error:
             fail(error)
+        except UnsafeConfiguration as error:  # a command that read the settings itself
+            fail(InvalidInput(str(error)))
         except SQLAlchemyError as error:
             kind = type(getattr(error, "orig", None) or error).__name__
             fail(

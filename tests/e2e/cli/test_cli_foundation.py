@@ -248,6 +248,7 @@ def test_a_bad_setting_is_one_line_naming_the_variable(env: dict[str, str]) -> N
         ("export", "fhir", "--all"),  # only reads: needs a current schema
         ("self-report", "send-due"),
         ("visits", "send-reminders"),
+        ("plan", "weekly-9", "--start", "2026-12-01"),  # reads the settings for its own lookup
     ],
     ids=" ".join,
 )
