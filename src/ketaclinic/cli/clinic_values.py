@@ -43,7 +43,9 @@ class ClinicValues(Generic[T]):
 def bounded_url(url: str) -> str:
     """A PostgreSQL URL that gives up connecting after DB_CONNECT_TIMEOUT_S (libpq would wait
     as long as the network lets it), unless it sets its own ``connect_timeout``."""
-    if url.startswith("sqlite") or "connect_timeout" in url:
+    from ketaclinic.adapters.db.engine import is_sqlite
+
+    if is_sqlite(url) or "connect_timeout" in url:
         return url
     return url + ("&" if "?" in url else "?") + f"connect_timeout={DB_CONNECT_TIMEOUT_S}"
 

@@ -28,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ketaclinic.adapters.db.engine import make_engine, normalise_url
+from ketaclinic.adapters.db.engine import make_engine
 from ketaclinic.adapters.db.uow import SqlUnitOfWorkFactory
 from ketaclinic.cli.clinic_values import CLINIC, bounded_url, read_clinic_values
 from ketaclinic.cli.common import JSON_OPTION, emit, handles_errors
@@ -104,7 +104,7 @@ def _catalog_for(protocol_id: str) -> Mapping[str, Protocol]:
     settings = load_settings()
     if not settings.database_url and not (settings.data_dir / "ketaclinic.sqlite3").exists():
         return BUILTIN_PROTOCOLS  # no database: the built-in protocols are all there is
-    engine = make_engine(bounded_url(normalise_url(settings.effective_database_url)))
+    engine = make_engine(bounded_url(settings.effective_database_url))
     try:
         with SqlUnitOfWorkFactory(engine)(readonly=True) as uow:
             return catalog(uow)

@@ -65,20 +65,23 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             max_overflow=8,
         )
         _configure_sqlite(engine)
-        return engine
-    engine = sa.create_engine(
-        url, echo=echo, pool_size=POSTGRES_POOL_SIZE, max_overflow=10, pool_pre_ping=True
-    )
-    _configure_postgres(engine)
+    else:
+        engine = sa.create_engine(
+            url, echo=echo, pool_size=POSTGRES_POOL_SIZE, max_overflow=10, pool_pre_ping=True
+        )
+        _configure_postgres(engine)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # Back in the pool as an ordinary connection: whoever takes it next without a unit of
+        # work (a migration, a backup, a test's own statements) begins a write transaction.
+        record.info.pop(READONLY_KEY, None)
+
     return engine
 
 
 def _configure_postgres(engine: Engine) -> None:
     import psycopg  # here, so that SQLite alone never loads libpq
-
-    @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
-        record.info.pop(READONLY_KEY, None)  # as on SQLite: the next user writes by default
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -106,12 +109,6 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
-
-    @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
-        # Back in the pool as an ordinary connection: whoever takes it next without a unit of
-        # work (a migration, a backup, a test's own statements) begins a write transaction.
-        record.info.pop(READONLY_KEY, None)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
