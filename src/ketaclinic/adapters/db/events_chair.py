@@ -100,10 +100,9 @@ class ChairEvents:
 
     def wait_relaying(self, timeout_s: float) -> bool:
         """Block until the relay of other processes' changes is listening (at once when it
-        already is, or when there is none); False after ``timeout_s``. A board stream waits
-        for this before sending its first frame, so every change another process commits after
-        that frame rings it (one committed during the first render, before the relay listened,
-        shows at the next change or refresh)."""
+        already is, or when there is none); False after ``timeout_s``. A board stream
+        subscribes and waits for this before its first render reads the board, so every change
+        committed after that read, by this process or another, rings it."""
         with self._lock:
             ready = self._ready
         return ready.wait(timeout_s)

@@ -23,6 +23,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from markupsafe import Markup
+from starlette.background import BackgroundTask
 
 from ketaclinic.adapters.db.events_chair import chair_events
 from ketaclinic.bootstrap import Container
@@ -274,20 +275,24 @@ async def board_stream(
     once: Annotated[bool, Query(description="send one update and end (for tests)")] = False,
 ) -> Response:
     site = _site(request)
-    # The first render happens before the response starts, so a refusal is an error status.
-    first = await asyncio.to_thread(render_fragment, c, actor, site.id, audited=True)
+    bus = chair_events(c)
+    # Subscribed, and other processes' changes relayed, before the first render reads: a
+    # change committed while it renders rings the stream, which then renders again at once
+    # (subscribing after the render missed such a change until the board's own refresh).
+    subscription = bus.subscribe(site.id)
+    try:
+        await asyncio.to_thread(bus.wait_relaying, RELAY_READY_S)
+        # The first render happens before the response starts, so a refusal is an error status.
+        first = await asyncio.to_thread(render_fragment, c, actor, site.id, audited=True)
+    except BaseException:
+        bus.unsubscribe(subscription)
+        raise
 
     shared = shared_renders(c)
 
     async def events() -> AsyncIterator[str]:
-        bus = chair_events(c)
-        subscription = bus.subscribe(site.id)
         loop = asyncio.get_running_loop()
         try:
-            # The first frame goes out once other processes' changes are relayed too (the
-            # relay starts with a site's first open board), so what the nurse sees after it
-            # stays current whichever process stores the next change.
-            await asyncio.to_thread(bus.wait_relaying, RELAY_READY_S)
             yield "retry: 3000\n\n" + sse_frame("board", first)
             if once:
                 return
@@ -307,4 +312,7 @@ async def board_stream(
         events(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        # Also when the client leaves before the first frame (the stream never starts, so
+        # its own ``finally`` never runs): the last unsubscribe stops the relay.
+        background=BackgroundTask(bus.unsubscribe, subscription),
     )
