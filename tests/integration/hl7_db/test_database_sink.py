@@ -154,8 +154,10 @@ def test_the_newest_readings_come_from_the_index_without_sorting(demo) -> None:
     checks: list[tuple[str, object]] = []
 
     def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        # SQLite: one scalar subquery per (session, vital); PostgreSQL: one LATERAL seek each.
-        if "SELECT (SELECT session_vital.reading_id" in statement or "LATERAL" in statement:
+        # One seek per (session, vital): SQLite a scalar subquery, PostgreSQL a LATERAL join.
+        if (
+            "json_each" in statement and "FROM session_vital" in statement
+        ) or "LATERAL" in statement:
             checks.append((statement, parameters))
 
     sa.event.listen(demo.engine, "before_cursor_execute", capture)

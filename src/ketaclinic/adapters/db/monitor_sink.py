@@ -46,6 +46,20 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# The statements every batch runs, built once: building a statement and its cache key anew
+# costs SQLAlchemy several times what running it does.
+_MM = t.monitor_message
+_PATIENTS = sa.select(t.patient.c.id, t.patient.c.mrn, t.patient.c.site_id).where(
+    t.patient.c.mrn.in_(sa.bindparam("mrns", expanding=True))
+)
+_SEEN = sa.select(_MM.c.sending_application, _MM.c.sending_facility, _MM.c.control_id).where(
+    _MM.c.control_id.in_(sa.bindparam("control_ids", expanding=True))
+)
+_ADD_MESSAGES = _MM.insert().returning(
+    _MM.c.id, _MM.c.sending_application, _MM.c.sending_facility, _MM.c.control_id
+)
+
+
 class DatabaseSink:
     def __init__(
         self,
@@ -75,26 +89,17 @@ class DatabaseSink:
         conn = uow.connection
         mrns = sorted({m.mrn for m in batch})
         patients = {
-            row.mrn: (row.id, row.site_id)
-            for row in conn.execute(
-                sa.select(t.patient.c.id, t.patient.c.mrn, t.patient.c.site_id).where(
-                    t.patient.c.mrn.in_(mrns)
-                )
-            )
+            row.mrn: (row.id, row.site_id) for row in conn.execute(_PATIENTS, {"mrns": mrns})
         }
-        mm = t.monitor_message
         # By the batch's control ids: ix_monitor_message_control (led by the control id) gives
         # one seek per id on either engine, whatever the table's statistics say; other senders'
         # messages with the same ids come back too and never match a whole sender key. (The
         # unique key, led by the sender, made PostgreSQL read every message of the sender while
         # its statistics were young; a row-value IN made SQLite walk the whole index.)
+        control_ids = sorted({m.header.control_id for m in batch})
         seen = {
             (r.sending_application, r.sending_facility, r.control_id)
-            for r in conn.execute(
-                sa.select(mm.c.sending_application, mm.c.sending_facility, mm.c.control_id).where(
-                    mm.c.control_id.in_(sorted({m.header.control_id for m in batch}))
-                )
-            )
+            for r in conn.execute(_SEEN, {"control_ids": control_ids})
         }
         outcomes: list[StoreOutcome] = []
         accepted: list[tuple[MonitorMessage, int, int]] = []  # message, patient, site
@@ -115,9 +120,7 @@ class DatabaseSink:
         # One multi-row INSERT for every message row; RETURNING does not promise the rows'
         # order, so each id is matched back by the message's unique sender key.
         returned = conn.execute(
-            mm.insert().returning(
-                mm.c.id, mm.c.sending_application, mm.c.sending_facility, mm.c.control_id
-            ),
+            _ADD_MESSAGES,
             [
                 {
                     "sending_application": m.header.sending_application,

@@ -118,14 +118,9 @@ class SqlChairRepository(ChairVitalsStore, ChairRecordsStore, ChairEscalationSto
     ) -> dict[int, SessionRow]:
         if not patient_ids:
             return {}
-        stmt = (
-            sa.select(c.infusion_session)
-            .where(c.infusion_session.c.active_patient_id.in_(sorted(set(patient_ids))))
-            .order_by(c.infusion_session.c.id)
-        )
-        if for_update:
-            stmt = stmt.with_for_update()
-        return {row.patient_id: _session(row) for row in self.conn.execute(stmt)}
+        stmt = _OPEN_SESSIONS_LOCKED if for_update else _OPEN_SESSIONS
+        rows = self.conn.execute(stmt, {"patients": sorted(set(patient_ids))})
+        return {row.patient_id: _session(row) for row in rows}
 
     def list_sessions(
         self,
@@ -189,11 +184,7 @@ class SqlChairRepository(ChairVitalsStore, ChairRecordsStore, ChairEscalationSto
 
     def touch_sessions(self, session_ids: Collection[int], at: dt.datetime) -> None:
         if session_ids:
-            self.conn.execute(
-                c.infusion_session.update()
-                .where(c.infusion_session.c.id.in_(sorted(set(session_ids))))
-                .values(updated_at=at)
-            )
+            self.conn.execute(_TOUCH_SESSIONS, {"sessions": sorted(set(session_ids)), "at": at})
 
     def add_transition(self, session_id: int, record: TransitionRecord) -> None:
         self.conn.execute(
@@ -358,6 +349,20 @@ class SqlChairRepository(ChairVitalsStore, ChairRecordsStore, ChairEscalationSto
         else:
             self.conn.execute(_SQLITE_CHANGED, {"site": site_id, "process": self.notify_token})
 
+
+# The monitor feed's statements, built once (each batch of the HL7 sink runs them): building a
+# statement and its cache key anew costs SQLAlchemy several times what running it does.
+_OPEN_SESSIONS = (
+    sa.select(c.infusion_session)
+    .where(c.infusion_session.c.active_patient_id.in_(sa.bindparam("patients", expanding=True)))
+    .order_by(c.infusion_session.c.id)
+)
+_OPEN_SESSIONS_LOCKED = _OPEN_SESSIONS.with_for_update()
+_TOUCH_SESSIONS = (
+    c.infusion_session.update()
+    .where(c.infusion_session.c.id.in_(sa.bindparam("sessions", expanding=True)))
+    .values(updated_at=sa.bindparam("at"))
+)
 
 _SQLITE_CHANGED = sa.text(
     "INSERT INTO chair_change (site_id, version, process) VALUES (:site, 1, :process)"

@@ -8,7 +8,7 @@ import datetime as dt
 import functools
 import json
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -78,19 +78,26 @@ class ChairVitalsStore:
         batch size, and parsing it grows with the batch)."""
         if not rows:
             return []
+        postgres = self.conn.dialect.name == "postgresql"
+        # Times as the statement sends them, and as RETURNING gives them back: datetimes on
+        # PostgreSQL; on SQLite the text SQLAlchemy stores them as (a batch has few distinct
+        # times: its messages' and the receipt's, each converted once).
+        as_sent: Callable[[dt.datetime], Any] = (
+            _identity if postgres else functools.lru_cache(maxsize=None)(sqlite_time)
+        )
+        observed = [as_sent(row.reading.observed_at) for row in rows]
         columns: dict[str, list[Any]] = {
             "patient_id": [row.patient_id for row in rows],
             "kind": [row.reading.kind.value for row in rows],
             "value": [float(row.reading.value) for row in rows],
             "unit": [row.reading.unit for row in rows],
             "code": [row.reading.code for row in rows],
-            "observed_at": [row.reading.observed_at for row in rows],
+            "observed_at": observed,
             "source": [row.reading.source.value for row in rows],
             "flag": [row.flag for row in rows],
             "monitor_message_id": [row.monitor_message_id for row in rows],
-            "recorded_at": [row.recorded_at for row in rows],
+            "recorded_at": [as_sent(row.recorded_at) for row in rows],
         }
-        postgres = self.conn.dialect.name == "postgresql"
         if postgres:
             returned = self.conn.exec_driver_sql(_PG_INSERT_READINGS, columns).all()
         else:
@@ -101,7 +108,7 @@ class ChairVitalsStore:
                 r.patient_id,
                 r.kind,
                 r.value,
-                utc(_parse_time(r.observed_at)),
+                r.observed_at,
                 r.source,
                 r.flag,
                 r.monitor_message_id,
@@ -113,43 +120,44 @@ class ChairVitalsStore:
                     row.patient_id,
                     row.reading.kind.value,
                     row.reading.value,
-                    row.reading.observed_at.astimezone(dt.UTC),
+                    sent,
                     row.reading.source.value,
                     row.flag,
                     row.monitor_message_id,
                 )
             ].pop()
-            for row in rows
+            for row, sent in zip(rows, observed, strict=True)
         ]
-        links: list[dict[str, Any]] = [
-            {
-                "reading_id": reading_id,
-                "session_id": row.session_id,
-                "kind": row.reading.kind.value,
-                "value": float(row.reading.value),
-                "observed_at": row.reading.observed_at,
-                "usable": row.flag != FLAG_IMPLAUSIBLE,
-            }
-            for reading_id, row in zip(ids, rows, strict=True)
+        linked = [
+            (reading_id, row, sent)
+            for reading_id, row, sent in zip(ids, rows, observed, strict=True)
             if row.session_id is not None
         ]
-        if links and postgres:
+        if linked and postgres:
             self.conn.exec_driver_sql(
-                _PG_INSERT_LINKS, {name: [link[name] for link in links] for name in links[0]}
+                _PG_INSERT_LINKS,
+                {
+                    "reading_id": [reading_id for reading_id, _, _ in linked],
+                    "session_id": [row.session_id for _, row, _ in linked],
+                    "kind": [row.reading.kind.value for _, row, _ in linked],
+                    "value": [float(row.reading.value) for _, row, _ in linked],
+                    "observed_at": [sent for _, _, sent in linked],
+                    "usable": [row.flag != FLAG_IMPLAUSIBLE for _, row, _ in linked],
+                },
             )
-        elif links:
+        elif linked:
             self.conn.exec_driver_sql(
                 _SQLITE_INSERT_LINKS,
                 [
                     (
-                        link["reading_id"],
-                        link["session_id"],
-                        link["kind"],
-                        link["value"],
-                        sqlite_time(link["observed_at"]),
-                        1 if link["usable"] else 0,
+                        reading_id,
+                        row.session_id,
+                        row.reading.kind.value,
+                        float(row.reading.value),
+                        sent,
+                        0 if row.flag == FLAG_IMPLAUSIBLE else 1,
                     )
-                    for link in links
+                    for reading_id, row, sent in linked
                 ],
             )
         return ids
@@ -160,8 +168,6 @@ class ChairVitalsStore:
         every value of a batch cost more than the insert. At most _SQLITE_ROWS_PER_INSERT rows
         per statement, well under SQLite's limit on bound values; the text is cached per row
         count."""
-        for name in ("observed_at", "recorded_at"):
-            columns = {**columns, name: [sqlite_time(value) for value in columns[name]]}
         rows = list(zip(*columns.values(), strict=True))
         returned: list[Any] = []
         for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
@@ -190,51 +196,27 @@ class ChairVitalsStore:
     ) -> dict[int, list[StoredReading]]:
         if not session_ids:
             return {}
-        v, link = t.vital_reading, c.session_vital
         ordered = sorted(set(session_ids))
         if self.conn.dialect.name == "postgresql":
-            return self._latest_readings_pg(ordered, since)
-        # One index seek per (session, vital) on ix_session_vital_latest, all in one statement:
-        # the cost does not grow with how many readings the session already has.
-        params: dict[str, object] = {"since": since}
-        params.update({f"s{index}": sid for index, sid in enumerate(ordered)})
-        found_ids = self.conn.execute(_latest_statement(len(ordered)), params).one()
-        ids = [reading_id for reading_id in found_ids if reading_id]
-        if not ids:
-            return {}
-        rows = self.conn.execute(
-            sa.select(
-                v.c.id,
-                v.c.kind,
-                v.c.value,
-                v.c.observed_at,
-                v.c.source,
-                v.c.code,
-                v.c.flag,
-                link.c.session_id,
-            )
-            .join(link, link.c.reading_id == v.c.id)
-            .where(v.c.id.in_(ids))
-            .order_by(v.c.observed_at, v.c.id)
-        )
+            # One statement of fixed text, prepared once per connection whatever the number of
+            # sessions: for every (session, vital) pair a LATERAL seek of
+            # ix_session_vital_latest for the newest usable reading, joined to that reading.
+            params = {"sessions": ordered, "kinds": _KINDS, "since": since}
+            rows = self.conn.exec_driver_sql(_PG_LATEST, params).all()
+        else:
+            # The same seeks, the sessions and the kinds as JSON arrays.
+            rows = self.conn.execute(
+                _SQLITE_LATEST,
+                {
+                    "sessions": json.dumps(ordered),
+                    "kinds": _KINDS_JSON,
+                    "since": sqlite_time(since),
+                },
+            ).all()
         found: dict[int, list[StoredReading]] = {}
-        for r in rows:
-            found.setdefault(r.session_id, []).append(_reading(r))
-        return found
-
-    def _latest_readings_pg(
-        self, session_ids: list[int], since: dt.datetime
-    ) -> dict[int, list[StoredReading]]:
-        """PostgreSQL: one statement of fixed text, prepared once per connection whatever the
-        number of sessions — for every (session, vital) pair a LATERAL seek of
-        ix_session_vital_latest for the newest usable reading, joined to that reading."""
-        found: dict[int, list[StoredReading]] = {}
-        params = {"sessions": session_ids, "kinds": _KINDS, "since": since}
-        # At most one row per (session, vital): ordered here, as the other engine's are.
-        rows = sorted(
-            self.conn.exec_driver_sql(_PG_LATEST, params), key=lambda r: (r.observed_at, r.id)
-        )
-        for r in rows:
+        # At most one row per (session, vital): ordered here rather than sorted by the database
+        # (on SQLite the text of a time sorts as the time does).
+        for r in sorted(rows, key=lambda r: (r.observed_at, r.id)):
             found.setdefault(r.session_id, []).append(_reading(r))
         return found
 
@@ -378,13 +360,9 @@ class ChairVitalsStore:
     ) -> list[StoredAlert]:
         if not session_ids:
             return []
-        stmt = sa.select(c.chair_alert).where(
-            c.chair_alert.c.session_id.in_(sorted(set(session_ids)))
-        )
-        if open_only:
-            stmt = stmt.where(c.chair_alert.c.open_key.is_not(None))
-        stmt = stmt.order_by(c.chair_alert.c.raised_at.desc(), c.chair_alert.c.id.desc())
-        return [alert_row(row) for row in self.conn.execute(stmt)]
+        stmt = _OPEN_SESSION_ALERTS if open_only else _SESSION_ALERTS
+        rows = self.conn.execute(stmt, {"sessions": sorted(set(session_ids))})
+        return [alert_row(row) for row in rows]
 
     def site_alerts(
         self, site_ids: Collection[int], *, open_only: bool = True, limit: int = 500
@@ -399,6 +377,16 @@ class ChairVitalsStore:
 
 
 _KINDS = [kind.value for kind in VitalKind]
+_KINDS_JSON = json.dumps(_KINDS)
+
+# Built once: the monitor feed reads a batch's alerts with it (building a statement and its
+# cache key anew costs SQLAlchemy several times what running it does).
+_SESSION_ALERTS = (
+    sa.select(c.chair_alert)
+    .where(c.chair_alert.c.session_id.in_(sa.bindparam("sessions", expanding=True)))
+    .order_by(c.chair_alert.c.raised_at.desc(), c.chair_alert.c.id.desc())
+)
+_OPEN_SESSION_ALERTS = _SESSION_ALERTS.where(c.chair_alert.c.open_key.is_not(None))
 
 
 def _pg_binary(sql: str) -> str:
@@ -441,6 +429,20 @@ _SQLITE_SERIES = sa.text(
 )
 
 
+# The newest usable reading of every (session, vital) since a time: the sessions and the kinds
+# travel as JSON arrays, the time as the text SQLAlchemy stores it in.
+_SQLITE_LATEST = sa.text(
+    "SELECT v.id, v.kind, v.value, v.observed_at, v.source, v.code, v.flag, picked.session_id"
+    " FROM (SELECT s.value AS session_id,"
+    " (SELECT x.reading_id FROM session_vital AS x"
+    " WHERE x.session_id = s.value AND x.usable = 1 AND x.kind = k.value"
+    " AND x.observed_at >= :since"
+    " ORDER BY x.observed_at DESC, x.reading_id DESC LIMIT 1) AS reading_id"
+    " FROM json_each(:sessions) AS s CROSS JOIN json_each(:kinds) AS k) AS picked"
+    " JOIN vital_reading AS v ON v.id = picked.reading_id"
+)
+
+
 @functools.lru_cache(maxsize=16)
 def _sqlite_slices(since: dt.datetime, until: dt.datetime, max_points: int) -> str:
     """The slices of :func:`trend_slices` as a JSON array of ``[start, end]`` in the text
@@ -452,6 +454,10 @@ def _sqlite_slices(since: dt.datetime, until: dt.datetime, max_points: int) -> s
             for start, end in trend_slices(since, until, max_points)
         ]
     )
+
+
+def _identity(value: dt.datetime) -> dt.datetime:
+    return value
 
 
 def _parse_time(value: dt.datetime | str) -> dt.datetime:
@@ -533,37 +539,13 @@ _PG_LATEST = _pg_binary(
 )
 
 
-@functools.lru_cache(maxsize=64)
-def _latest_statement(sessions: int) -> sa.Select[Any]:
-    """For ``sessions`` bound ids ``s0``… and ``since``: one row holding, per session and vital,
-    the id of its newest usable reading since then (NULL when none). Built once per size:
-    constructing the expression costs more than running it."""
-    link = c.session_vital
-    columns = [
-        sa.select(link.c.reading_id)
-        .where(
-            link.c.session_id == sa.bindparam(f"s{index}"),
-            link.c.usable == sa.true(),
-            link.c.kind == kind.value,
-            link.c.observed_at >= sa.bindparam("since"),
-        )
-        .order_by(link.c.observed_at.desc(), link.c.reading_id.desc())
-        .limit(1)
-        .scalar_subquery()
-        .label(f"n{index}_{kind.value}")
-        for index in range(sessions)
-        for kind in VitalKind
-    ]
-    return sa.select(*columns)
-
-
 def _reading(r: Any) -> StoredReading:
     return StoredReading(
         r.id,
         VitalReading(
             kind=VitalKind(r.kind),
             value=r.value,
-            observed_at=utc(r.observed_at),
+            observed_at=utc(_parse_time(r.observed_at)),
             source=VitalSource(r.source),
             code=r.code,
         ),

@@ -12,17 +12,20 @@ from ketaclinic.adapters.db.repositories import utc
 from ketaclinic.adapters.db.tables_settings import clinic_setting
 from ketaclinic.services.settings_ports import ThresholdSetting
 
+# Built once: the monitor feed reads the alert rules' history for every batch it stores.
+_HISTORY = (
+    sa.select(clinic_setting)
+    .where(clinic_setting.c.kind == sa.bindparam("kind"))
+    .order_by(clinic_setting.c.id)
+)
+
 
 class SqlClinicSettingRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def history(self, kind: str) -> list[ThresholdSetting]:
-        rows = self.conn.execute(
-            sa.select(clinic_setting)
-            .where(clinic_setting.c.kind == kind)
-            .order_by(clinic_setting.c.id)
-        ).all()
+        rows = self.conn.execute(_HISTORY, {"kind": kind}).all()
         return [
             ThresholdSetting(
                 kind=r.kind,
