@@ -53,6 +53,23 @@ def sqlite_time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+# The lookups nearly every request makes (its caller's token and account, the patient and site
+# it concerns), built once: building a statement and its cache key anew costs SQLAlchemy more
+# than running such a lookup does.
+_SITE_BY_ID = sa.select(t.site).where(t.site.c.id == sa.bindparam("id"))
+_USER_BY_ID = sa.select(t.staff_user).where(t.staff_user.c.id == sa.bindparam("id"))
+_USER_SITES = sa.select(t.user_site.c.site_id).where(t.user_site.c.user_id == sa.bindparam("id"))
+_TOKEN = sa.select(t.api_token.c.expires_at, t.api_token.c.revoked_at).where(
+    t.api_token.c.jti == sa.bindparam("jti")
+)
+_PATIENT_BY_ID = sa.select(t.patient).where(t.patient.c.id == sa.bindparam("id"))
+_MEASUREMENTS = (
+    sa.select(t.body_measurement)
+    .where(t.body_measurement.c.patient_id == sa.bindparam("patient"))
+    .order_by(t.body_measurement.c.measured_at, t.body_measurement.c.id)
+)
+
+
 def site_row(row: Any) -> Site:
     return Site(row.id, row.code, row.name, row.timezone, row.phone)
 
@@ -82,7 +99,7 @@ class SqlSiteRepository:
         return Site(new_id, code, name, timezone, phone)
 
     def get(self, site_id: int) -> Site | None:
-        row = self.conn.execute(sa.select(t.site).where(t.site.c.id == site_id)).first()
+        row = self.conn.execute(_SITE_BY_ID, {"id": site_id}).first()
         return site_row(row) if row else None
 
     def by_code(self, code: str) -> Site | None:
@@ -133,11 +150,7 @@ class SqlUserRepository:
         self.conn = conn
 
     def _user(self, row: Any) -> StaffUser:
-        site_ids = frozenset(
-            self.conn.execute(
-                sa.select(t.user_site.c.site_id).where(t.user_site.c.user_id == row.id)
-            ).scalars()
-        )
+        site_ids = frozenset(self.conn.execute(_USER_SITES, {"id": row.id}).scalars())
         return StaffUser(
             id=row.id,
             username=row.username,
@@ -175,7 +188,7 @@ class SqlUserRepository:
         return StaffUser(new_id, username, display_name, role, site_ids, True, email)
 
     def get(self, user_id: int) -> StaffUser | None:
-        row = self.conn.execute(sa.select(t.staff_user).where(t.staff_user.c.id == user_id)).first()
+        row = self.conn.execute(_USER_BY_ID, {"id": user_id}).first()
         return self._user(row) if row else None
 
     def by_username(self, username: str) -> StaffUser | None:
@@ -228,11 +241,7 @@ class SqlUserRepository:
         )
 
     def token_valid(self, jti: str, now: dt.datetime) -> bool:
-        row = self.conn.execute(
-            sa.select(t.api_token.c.expires_at, t.api_token.c.revoked_at).where(
-                t.api_token.c.jti == jti
-            )
-        ).first()
+        row = self.conn.execute(_TOKEN, {"jti": jti}).first()
         if row is None or row.revoked_at is not None:
             return False
         return utc(row.expires_at) > now
@@ -286,7 +295,7 @@ class SqlPatientRepository:
         return found
 
     def get(self, patient_id: int) -> Patient | None:
-        row = self.conn.execute(sa.select(t.patient).where(t.patient.c.id == patient_id)).first()
+        row = self.conn.execute(_PATIENT_BY_ID, {"id": patient_id}).first()
         return _patient(row) if row else None
 
     def get_many(self, patient_ids: Collection[int]) -> dict[int, Patient]:
@@ -366,11 +375,7 @@ class SqlPatientRepository:
         )
 
     def measurements(self, patient_id: int) -> list[BodyMeasurement]:
-        rows = self.conn.execute(
-            sa.select(t.body_measurement)
-            .where(t.body_measurement.c.patient_id == patient_id)
-            .order_by(t.body_measurement.c.measured_at, t.body_measurement.c.id)
-        )
+        rows = self.conn.execute(_MEASUREMENTS, {"patient": patient_id})
         return [
             BodyMeasurement(
                 patient_id=r.patient_id,
