@@ -336,7 +336,8 @@ def logs_carry_no_health_data() -> Iterator[None]:
 import email  # noqa: E402
 import socket  # noqa: E402
 import threading  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
+import time  # noqa: E402
+from contextlib import AbstractContextManager, contextmanager  # noqa: E402
 from email.message import Message  # noqa: E402
 
 from aiosmtpd.controller import Controller  # noqa: E402
@@ -414,6 +415,35 @@ def pick_port() -> Callable[[], int]:
     """``pick_port()`` chooses a free loopback port on each call: for tests (and fixtures of
     any scope) that start servers on several ports."""
     return free_port
+
+
+@contextmanager
+def _app_on_loopback(app: object) -> Iterator[str]:
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")  # type: ignore[arg-type]
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def app_on_loopback() -> Callable[[object], AbstractContextManager[str]]:
+    """``with app_on_loopback(app) as base:`` serves the ASGI app with uvicorn in a thread on a
+    free loopback port, for tests that need a real server (open streams, a browser)."""
+    return _app_on_loopback
 
 
 # --- a visit tomorrow -------------------------------------------------------------------------

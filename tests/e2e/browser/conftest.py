@@ -4,9 +4,8 @@ against a live server on loopback with the demo clinic loaded."""
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -33,10 +32,9 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="session")
 def live_server(
-    tmp_path_factory: pytest.TempPathFactory, pick_port: Callable[[], int]
+    tmp_path_factory: pytest.TempPathFactory,
+    app_on_loopback: Callable[[object], AbstractContextManager[str]],
 ) -> Iterator[str]:
-    import uvicorn
-
     from ketaclinic.adapters.db import migrate
     from ketaclinic.bootstrap import build
     from ketaclinic.config import Settings
@@ -56,20 +54,8 @@ def live_server(
     with container.uow() as uow:
         demo_svc.load(uow, container.clock, container.passwords)
         uow.commit()
-    port = pick_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with app_on_loopback(create_app(container)) as base:
+        yield base
     container.dispose()
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
 import httpx
 import pytest
@@ -30,27 +30,14 @@ SHOWN = "<dt>SpO2</dt><dd>85%</dd>"  # MIA-1's latest SpO2, as its card shows it
 
 
 @pytest.fixture
-def server(demo, pick_port: Callable[[], int]) -> Iterator[str]:
-    import uvicorn
-
+def server(demo, app_on_loopback: Callable[[object], AbstractContextManager[str]]) -> Iterator[str]:
     from ketaclinic.web.app import create_app
     from ketaclinic.web.throttle import login_throttle
 
     login_throttle.reset()
     demo.settings = demo.settings.model_copy(update={"board_refresh_s": REFRESH_S})
-    port = pick_port()
-    running = uvicorn.Server(
-        uvicorn.Config(create_app(demo), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not running.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(timeout=10)
+    with app_on_loopback(create_app(demo)) as base:
+        yield base
     chair_events(demo).close()  # the relay of other processes' changes, before the database goes
 
 
