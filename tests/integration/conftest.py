@@ -19,10 +19,8 @@ def uow_factory(
     on a fresh SQLite database and on a fresh PostgreSQL database."""
     if request.param == "memory":
         yield MemoryUnitOfWorkFactory()
-        return
-    engine = make_engine(provision_db(request.param))
-    yield SqlUnitOfWorkFactory(engine)
-    engine.dispose()
+    else:
+        yield from _on_database(request.param, provision_db)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -31,6 +29,10 @@ def factory(
 ) -> Iterator[SqlUnitOfWorkFactory]:
     """A unit-of-work factory on a fresh SQLite database and on a fresh PostgreSQL database,
     for what only a real database shows (locks, snapshots, concurrent writers)."""
-    engine = make_engine(provision_db(request.param))
+    yield from _on_database(request.param, provision_db)
+
+
+def _on_database(kind: str, provision_db: Callable[[str], str]) -> Iterator[SqlUnitOfWorkFactory]:
+    engine = make_engine(provision_db(kind))
     yield SqlUnitOfWorkFactory(engine)
     engine.dispose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from ketaclinic.adapters.db import tables_dosing
 from ketaclinic.adapters.db.engine import make_engine
 from ketaclinic.adapters.db.uow import SqlUnitOfWorkFactory
-from ketaclinic.adapters.memory import MemoryUnitOfWorkFactory
 from ketaclinic.domain.drug_library import LimitLevel, Quantity
 from ketaclinic.domain.people import BodyMeasurement, NewPatient, Role, Sex
 from ketaclinic.domain.weight import WeightBasis
@@ -46,14 +45,10 @@ HIT = StoredLimitHit(
 )
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def factory(request: pytest.FixtureRequest, provision_db: Callable[[str], str]) -> Iterator[object]:
-    if request.param == "memory":
-        yield MemoryUnitOfWorkFactory()
-        return
-    engine = make_engine(provision_db(request.param))
-    yield SqlUnitOfWorkFactory(engine)
-    engine.dispose()
+@pytest.fixture
+def factory(uow_factory: object) -> object:
+    """The shared contract fixture (in-memory fake, SQLite, PostgreSQL) under this file's name."""
+    return uow_factory
 
 
 @dataclasses.dataclass

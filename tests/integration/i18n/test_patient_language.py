@@ -4,13 +4,9 @@ SQLite and PostgreSQL alike: the change is stored, audited, and a second call ch
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
 
 import pytest
 
-from ketaclinic.adapters.db.engine import make_engine
-from ketaclinic.adapters.db.uow import SqlUnitOfWorkFactory
-from ketaclinic.adapters.memory import MemoryUnitOfWorkFactory
 from ketaclinic.domain.audit import AuditAction
 from ketaclinic.domain.errors import InvalidInput
 from ketaclinic.domain.people import NewPatient, Sex
@@ -20,18 +16,6 @@ from ketaclinic.services.ports import FixedClock
 
 T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
 LINK_HOLDER = Actor(None, "203.0.113.5")
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def uow_factory(
-    request: pytest.FixtureRequest, provision_db: Callable[[str], str]
-) -> Iterator[object]:
-    if request.param == "memory":
-        yield MemoryUnitOfWorkFactory()
-        return
-    engine = make_engine(provision_db(request.param))
-    yield SqlUnitOfWorkFactory(engine)
-    engine.dispose()
 
 
 def registered(uow_factory: object, language: str = "en") -> int:
